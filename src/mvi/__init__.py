@@ -1,0 +1,37 @@
+"""mvi: turn a typed Python function into a production HTTP service.
+
+``from mvi import service`` gives the default :class:`Service`; decorate functions with
+``@service.entrypoint`` and call ``service.run()``.
+"""
+
+from mvi._exceptions import (
+    ConfigurationError,
+    EntrypointDefinitionError,
+    InvalidParameterValue,
+    InvalidRequest,
+    ManagerNotConfigured,
+    MviError,
+    ParameterError,
+    ServiceCallError,
+    UnknownParameter,
+)
+from mvi._version import __version__
+from mvi.sdk import Service
+
+service = Service()
+"""The default service of this process."""
+
+__all__ = [
+    "ConfigurationError",
+    "EntrypointDefinitionError",
+    "InvalidParameterValue",
+    "InvalidRequest",
+    "ManagerNotConfigured",
+    "MviError",
+    "ParameterError",
+    "Service",
+    "ServiceCallError",
+    "UnknownParameter",
+    "__version__",
+    "service",
+]

@@ -1,0 +1,1 @@
+"""Turning a :class:`mvi.Service` into a running ASGI application."""

@@ -1,0 +1,256 @@
+"""The ASGI application of a service: FastAPI for users and docs, a lean front door for calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mvi._exceptions import InvalidParameterValue, UnknownParameter
+from mvi.serving.endpoint import EntrypointEndpoint, encode_json, validation_errors
+from mvi.serving.metrics import CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from mvi.sdk.entrypoint import Entrypoint
+    from mvi.sdk.service import Service
+
+__all__ = ["ServiceApp", "build_fastapi"]
+
+logger = logging.getLogger("mvi.serving")
+
+
+class ParameterUpdate(BaseModel):
+    """Body of ``POST /~parameters/{name}``."""
+
+    value: Any
+
+
+class EntrypointRoute(APIRoute):
+    """A FastAPI route whose documentation comes from FastAPI and whose handling is ours."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        handler: EntrypointEndpoint = kwargs.pop("handler")
+        super().__init__(path, endpoint, **kwargs)
+        self.app = handler
+
+
+def _doc_endpoint(entrypoint: Entrypoint) -> Callable[..., Any]:
+    """A stand-in endpoint whose signature tells FastAPI the body and answer types."""
+
+    async def endpoint(body: Any) -> Any:  # never called: EntrypointRoute answers instead
+        raise RuntimeError("unreachable")
+
+    params = []
+    if entrypoint.parameter_names:
+        params.append(
+            inspect.Parameter(
+                "body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=entrypoint.request_model
+            )
+        )
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = entrypoint.name
+    endpoint.__doc__ = inspect.getdoc(entrypoint.func)
+    return endpoint
+
+
+def add_entrypoint_route(app: FastAPI, service: Service, entrypoint: Entrypoint) -> None:
+    """Expose ``entrypoint`` on ``app`` at ``POST /{name}``."""
+    options = {k: v for k, v in entrypoint.options.items() if k != "methods"}
+    if "response_model" not in options and entrypoint.response_adapter is not None:
+        options["response_model"] = entrypoint.response_annotation
+    options.setdefault("tags", ["entrypoints"])
+    handler = EntrypointEndpoint(entrypoint, service)
+    route = EntrypointRoute(
+        f"/{entrypoint.name}",
+        _doc_endpoint(entrypoint),
+        methods=["POST"],
+        handler=handler,
+        **options,
+    )
+    app.router.routes.append(route)
+    app.openapi_schema = None
+    service.endpoints[entrypoint.name] = handler
+
+
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        return datetime.fromtimestamp(float(value))
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(
+            422, f"{name} must be an ISO 8601 time or seconds since the epoch; got {value!r}"
+        ) from None
+
+
+def _variables(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v for item in values for v in item.split(",") if v]
+
+
+def _system_router(service: Service) -> APIRouter:
+    router = APIRouter(tags=["service"])
+
+    @router.get("/~health", summary="The process is alive")
+    async def health() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @router.get("/~ready", summary="Startup finished and not draining")
+    async def ready() -> Response:
+        state = service.state
+        return JSONResponse({"status": state}, status_code=200 if state == "ready" else 503)
+
+    @router.get("/~metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    @router.get("/~parameters", summary="Every parameter's value")
+    async def parameters() -> Response:
+        return Response(encode_json(service.parameters.values()), media_type="application/json")
+
+    @router.get("/~parameters/{name}", summary="One parameter's value")
+    async def parameter(name: str) -> Response:
+        try:
+            value = service.parameters.get(name).value
+        except UnknownParameter as exc:
+            raise HTTPException(404, str(exc)) from None
+        return Response(encode_json(value), media_type="application/json")
+
+    @router.post(
+        "/~parameters/{name}",
+        summary="Change a parameter",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ParameterUpdate.model_json_schema()}},
+            }
+        },
+    )
+    async def update_parameter(name: str, request: Request) -> Response:
+        try:
+            update = ParameterUpdate.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(validation_errors(exc)) from None
+        try:
+            parameter = service.parameters.get(name)
+            if not parameter.expose:
+                raise HTTPException(405, f"Parameter {name!r} is not exposed for updates")
+            value = service.set_parameter(name, update.value)
+        except UnknownParameter as exc:
+            raise HTTPException(404, str(exc)) from None
+        except InvalidParameterValue as exc:
+            raise HTTPException(422, str(exc)) from None
+        return Response(encode_json({"name": name, "value": value}), media_type="application/json")
+
+    @router.get("/~monitor", summary="Stored monitoring data")
+    async def monitor(
+        start: str | None = None,
+        end: str | None = None,
+        variables: list[str] | None = Query(None),
+    ) -> Response:
+        from mvi._exceptions import UnknownVariable
+
+        begin, finish = _parse_time(start, "start"), _parse_time(end, "end")
+        try:
+            data = await anyio.to_thread.run_sync(
+                lambda: service.monitoring.query(begin, finish, _variables(variables))
+            )
+        except UnknownVariable as exc:
+            raise HTTPException(412, f"No monitoring data for variable {exc}") from None
+        return Response(encode_json(data), media_type="application/json")
+
+    @router.get("/~monitor/csv", summary="Stored monitoring data as a zip of CSV files")
+    async def monitor_csv(
+        start: str | None = None,
+        end: str | None = None,
+        variables: list[str] | None = Query(None),
+    ) -> Response:
+        from mvi._exceptions import UnknownVariable
+
+        begin, finish = _parse_time(start, "start"), _parse_time(end, "end")
+        try:
+            data = await anyio.to_thread.run_sync(
+                lambda: service.monitoring.csv_zip(begin, finish, _variables(variables))
+            )
+        except UnknownVariable as exc:
+            raise HTTPException(412, f"No monitoring data for variable {exc}") from None
+        filename = f"{service.settings.service_name}-monitoring.zip"
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"content-disposition": f'attachment; filename="{filename}"'},
+        )
+
+    return router
+
+
+def build_fastapi(service: Service) -> FastAPI:
+    """The FastAPI app users see: entrypoints, system routes, docs and their own routes."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.state = "starting"
+        tasks = [asyncio.create_task(job.run_forever()) for job in service.jobs]
+        service.state = "ready"
+        try:
+            yield
+        finally:
+            service.state = "draining"
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await anyio.to_thread.run_sync(service.close)
+
+    settings = service.settings
+    app = FastAPI(
+        title=settings.service_name,
+        version=settings.service_version,
+        lifespan=lifespan,
+    )
+    app.include_router(_system_router(service))
+    for entrypoint in service.entrypoints.values():
+        add_entrypoint_route(app, service, entrypoint)
+    return app
+
+
+class ServiceApp:
+    """The ASGI callable uvicorn serves: the root-path prefix, then a direct call for
+    entrypoints when no user middleware needs to see them, else FastAPI."""
+
+    def __init__(self, service: Service, app: FastAPI) -> None:
+        self.service = service
+        self.app: ASGIApp = app
+        self.fastapi = app
+        self.root = service.settings.service_root_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            root = self.root
+            route = path
+            if root and (path == root or path.startswith(root + "/")):
+                scope["root_path"] = root
+                route = path[len(root) :]
+            if scope["method"] == "POST" and not self.fastapi.user_middleware:
+                endpoint = self.service.endpoints.get(route[1:])
+                if endpoint is not None:
+                    await endpoint(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

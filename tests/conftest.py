@@ -1,0 +1,155 @@
+"""Fixtures shared by every test: free loopback ports and real service processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "MVI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    """A service started as a real ``python service.py`` process."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    root: str
+    workdir: Path
+    log_path: Path
+    _client: httpx.Client | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.root}"
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(base_url=self.url, timeout=10)
+        return self._client
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.post(path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"service exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/~ready", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"service not ready after {timeout}s:\n{self.log()}")
+
+    def send_signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode)
+
+
+class ServiceFactory(Protocol):
+    def __call__(
+        self,
+        source: str,
+        *,
+        env: dict[str, str] | None = None,
+        root: str = "",
+        workdir: Path | None = None,
+        wait: bool = True,
+    ) -> ServiceProcess: ...
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[ServiceFactory]:
+    """Start ``source`` (the text of a service.py) as a real process on a free port."""
+    started: list[ServiceProcess] = []
+
+    def start(
+        source: str,
+        *,
+        env: dict[str, str] | None = None,
+        root: str = "",
+        workdir: Path | None = None,
+        wait: bool = True,
+    ) -> ServiceProcess:
+        workdir = workdir or tmp_path / f"svc{len(started)}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        script = workdir / "service.py"
+        script.write_text(textwrap.dedent(source))
+        port = free_port()
+        full_env = {
+            **os.environ,
+            "MVI_HOST": "127.0.0.1",
+            "MVI_PORT": str(port),
+            "MVI_SERVICE_ROOT_PATH": root,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        log_path = workdir / f"service-{port}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, str(script)],
+                cwd=workdir,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        handle = ServiceProcess(proc, port, root.rstrip("/"), workdir, log_path)
+        started.append(handle)
+        if wait:
+            handle.wait_ready()
+        return handle
+
+    yield start
+    for handle in started:
+        handle.stop(signal.SIGKILL if handle.proc.poll() is None else signal.SIGTERM, 5)
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
