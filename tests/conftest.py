@@ -153,3 +153,77 @@ def postgres_available() -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL of the test PostgreSQL server whose tables land in a fresh schema of their own
+    (created here, dropped with everything in it afterwards)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"mvi_test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def launch_service(
+    source: str, workdir: Path, *, env: dict[str, str] | None = None, root: str = ""
+) -> ServiceProcess:
+    """Write ``source`` to ``workdir/service.py`` and start it on a free port (not waiting)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    script = workdir / "service.py"
+    script.write_text(textwrap.dedent(source))
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "MVI_HOST": "127.0.0.1",
+        "MVI_PORT": str(port),
+        "MVI_SERVICE_ROOT_PATH": root,
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    log_path = workdir / f"service-{port}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(script)],
+            cwd=workdir,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return ServiceProcess(proc, port, root.rstrip("/"), workdir, log_path)
+
+
+@pytest.fixture(scope="module")
+def start_module_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceFactory]:
+    """Like ``start_service``, for a service shared by the tests of one module."""
+    started: list[ServiceProcess] = []
+
+    def start(
+        source: str,
+        *,
+        env: dict[str, str] | None = None,
+        root: str = "",
+        workdir: Path | None = None,
+        wait: bool = True,
+    ) -> ServiceProcess:
+        workdir = workdir or tmp_path_factory.mktemp("svc")
+        handle = launch_service(source, workdir, env=env, root=root)
+        started.append(handle)
+        if wait:
+            handle.wait_ready()
+        return handle
+
+    yield start
+    for handle in started:
+        handle.stop(signal.SIGTERM, 20)

@@ -14,6 +14,7 @@ from mvi._exceptions import (
     ParameterError,
     ServiceCallError,
     UnknownParameter,
+    UnknownVariable,
 )
 from mvi._version import __version__
 from mvi.sdk import Service
@@ -32,6 +33,7 @@ __all__ = [
     "Service",
     "ServiceCallError",
     "UnknownParameter",
+    "UnknownVariable",
     "__version__",
     "service",
 ]

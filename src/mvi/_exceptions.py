@@ -6,11 +6,31 @@
     ├── InvalidRequest            raised by an entrypoint: the caller gets 400 and the message
     ├── ConfigurationError        a setting or a definition is wrong; fix the code or the env
     │   ├── EntrypointDefinitionError   (also TypeError) a function cannot become an entrypoint
-    │   └── ManagerNotConfigured  notify/call_service need MVI_MANAGER_URL
+    │   ├── ManagerNotConfigured  notify/call_service need MVI_MANAGER_URL
+    │   └── ProjectError          a service project folder or its .s2i/environment is wrong
     ├── ParameterError
     │   ├── UnknownParameter      (also KeyError) no parameter of that name
     │   └── InvalidParameterValue (also ValueError) the value does not fit the parameter's type
-    └── ServiceCallError          another service or the manager answered with an error
+    ├── UnknownVariable           (also KeyError) no monitoring data is stored under that name
+    ├── MonitoringError           the monitoring store cannot answer
+    │   ├── MonitoringUnavailable the monitoring database cannot be reached (or is closed)
+    │   └── TooManyRecords        (also ValueError) a read matches more records than allowed
+    ├── ServingError              the service cannot be served (port taken, processes failing)
+    ├── ServiceCallError          another service or the manager answered with an error
+    ├── UpstreamError             the gateway's request to a service version failed
+    │   ├── UpstreamUnavailable   refused, closed or not HTTP: the caller gets 502
+    │   └── UpstreamTimeout       no connection or answer in time: the caller gets 504
+    └── ManagerError              the manager refused or failed an operation (status_code)
+        ├── InvalidDeployment     422: bad name, version, APP_FILE or .s2i/environment
+        ├── BuildFailed           422: installing the requirements failed (installer's lines)
+        ├── InvalidArchive        400: not a gzip tar, or an unsafe member
+        ├── ArchiveTooLarge       413: the upload or what it unpacks to is over a limit
+        ├── VersionConflict       409: that name and version are deployed (use --replace)
+        ├── UnknownService        404: no such service or version
+        ├── OperationRefused      403: e.g. killing the main while other versions exist
+        ├── NotAuthenticated      401: no token, or one that is expired, revoked or forged
+        ├── PermissionDenied      403: the token may not do this (e.g. a service token)
+        └── ManagerUnreachable    the CLI cannot connect to the manager
 """
 
 from __future__ import annotations
@@ -18,15 +38,35 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ArchiveTooLarge",
+    "BuildFailed",
     "ConfigurationError",
     "EntrypointDefinitionError",
+    "InvalidArchive",
+    "InvalidDeployment",
     "InvalidParameterValue",
     "InvalidRequest",
+    "ManagerError",
     "ManagerNotConfigured",
+    "ManagerUnreachable",
+    "MonitoringError",
+    "MonitoringUnavailable",
     "MviError",
+    "NotAuthenticated",
+    "OperationRefused",
     "ParameterError",
+    "PermissionDenied",
+    "ProjectError",
     "ServiceCallError",
+    "ServingError",
+    "TooManyRecords",
     "UnknownParameter",
+    "UnknownService",
+    "UnknownVariable",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "VersionConflict",
 ]
 
 
@@ -54,6 +94,13 @@ class ManagerNotConfigured(ConfigurationError):
     """An operation needs a manager, and ``MVI_MANAGER_URL`` is not set."""
 
 
+class ProjectError(ConfigurationError):
+    """A service project (its folder, ``.s2i/environment`` or ``APP_FILE``) is wrong or missing.
+
+    The message names the file (and line) and says how to fix it.
+    """
+
+
 class ParameterError(MviError):
     """Base class of runtime-parameter errors."""
 
@@ -73,6 +120,32 @@ class InvalidParameterValue(ParameterError, ValueError):
         self.errors = errors or []
 
 
+class UnknownVariable(MviError, KeyError):
+    """No monitoring data is stored under this variable name; ``store()`` it first."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown variable"
+
+
+class MonitoringError(MviError):
+    """The monitoring store cannot answer this read."""
+
+
+class MonitoringUnavailable(MonitoringError):
+    """The monitoring database cannot be reached, or the store is closed; check
+    ``MVI_SERVICE_DB_URL`` and that the database is running."""
+
+
+class TooManyRecords(MonitoringError, ValueError):
+    """A monitoring read matches more records than ``MVI_MONITOR_MAX_ROWS``; narrow it with
+    ``start``, ``end`` or ``variables``."""
+
+
+class ServingError(MviError):
+    """The service cannot be served: its port cannot be bound, or its HTTP processes keep
+    failing to start. The message says which; the log has each process's error."""
+
+
 class ServiceCallError(MviError):
     """A call to another service (or the manager) failed.
 
@@ -84,3 +157,98 @@ class ServiceCallError(MviError):
         super().__init__(message)
         self.status_code = status_code
         self.detail = detail
+
+
+class UpstreamError(MviError):
+    """The manager's gateway could not get a whole answer from a service version; the
+    gateway answers its caller 502 or 504 saying which version, and where its log is."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The service refused the connection, closed it, or sent something that is not HTTP;
+    see ``mvi ls`` and ``mvi logs NAME VERSION``."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The service did not connect, answer or go on answering in time
+    (``MVI_MANAGER_GATEWAY_TIMEOUT``, ``MVI_MANAGER_SHADOW_TIMEOUT``)."""
+
+
+class ManagerError(MviError):
+    """The manager refused or failed an operation; ``status_code`` is its HTTP status."""
+
+    status_code = 500
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class InvalidDeployment(ManagerError):
+    """A deploy names a bad service name or version, or its project is incomplete."""
+
+    status_code = 422
+
+
+class BuildFailed(ManagerError):
+    """Installing a service's requirements failed; ``lines`` holds the installer's output.
+
+    Fix requirements.txt (the lines say which requirement) and deploy again.
+    """
+
+    status_code = 422
+
+    def __init__(self, message: str, lines: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.lines = lines or []
+
+
+class InvalidArchive(ManagerError):
+    """A deploy archive is not a gzip tar, or holds a member that could escape its folder."""
+
+    status_code = 400
+
+
+class ArchiveTooLarge(ManagerError):
+    """A deploy upload, or what it unpacks to, is over the manager's limit."""
+
+    status_code = 413
+
+
+class VersionConflict(ManagerError):
+    """That name and version are already deployed; deploy with ``--replace`` to replace it."""
+
+    status_code = 409
+
+
+class UnknownService(ManagerError):
+    """No service (or version) of that name is deployed; ``mvi ls`` lists what is."""
+
+    status_code = 404
+
+
+class OperationRefused(ManagerError):
+    """The operation would break an invariant, e.g. killing the main while others exist."""
+
+    status_code = 403
+
+
+class NotAuthenticated(ManagerError):
+    """The request carries no valid token: none, or one that is expired, revoked, signed
+    with another secret or unsigned. Log in again with ``mvi login HOST``."""
+
+    status_code = 401
+
+
+class PermissionDenied(ManagerError):
+    """The token is valid but may not do this, e.g. a service's token on a management route."""
+
+    status_code = 403
+
+
+class ManagerUnreachable(ManagerError):
+    """The CLI could not connect to the manager; start it, or ``mvi login`` another host."""
+
+    status_code = 503

@@ -7,7 +7,8 @@ Use them as type hints on entrypoints::
     @service.entrypoint
     def predict(features: NDArray) -> NDArray: ...
 
-``NDArray`` travels as nested JSON lists (a numpy array in the function); ``DataFrame``
+``NDArray`` travels as nested JSON lists (a numpy array in the function), or as raw bytes
+in a binary body (see docs/serving.md); ``DataFrame``
 travels as a list of row objects (``[{"col": value, ...}, ...]``) or as a mapping of
 columns (``{"col": [values]}``), and is answered as a list of row objects. numpy and
 pandas are optional extras: ``pip install 'mvi[numpy]'`` or ``'mvi[pandas]'``.
@@ -53,6 +54,12 @@ class _NDArraySchema:
             np = _numpy()
             if isinstance(value, np.ndarray):
                 return value
+            if isinstance(value, np.generic):  # np.int64, np.float32, np.bool_, ...
+                if value.dtype.kind not in "biuf":
+                    raise PydanticCustomError(
+                        "ndarray_type", "Input should be a number or nested lists of numbers"
+                    )
+                return np.asarray(value)
             if not isinstance(value, list | tuple | int | float | bool):
                 raise PydanticCustomError(
                     "ndarray_type", "Input should be a number or nested lists of numbers"
@@ -61,7 +68,9 @@ class _NDArraySchema:
                 array = np.asarray(value)
             except ValueError as exc:
                 raise PydanticCustomError(
-                    "ndarray_shape", "Nested lists must be rectangular: {error}", {"error": str(exc)}
+                    "ndarray_shape",
+                    "Nested lists must be rectangular: {error}",
+                    {"error": str(exc)},
                 ) from None
             if array.dtype == object or array.dtype.kind not in "biuf":
                 raise PydanticCustomError(
@@ -69,10 +78,17 @@ class _NDArraySchema:
                 )
             return array
 
+        def serialize(array: Any, info: core_schema.SerializationInfo) -> Any:
+            # binary encoders dump with context {"keep_arrays": True} and pack raw buffers
+            context = info.context
+            if info.mode == "python" and isinstance(context, dict) and context.get("keep_arrays"):
+                return array
+            return array.tolist()
+
         return core_schema.no_info_plain_validator_function(
             validate,
             serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda array: array.tolist(), when_used="always"
+                serialize, info_arg=True, when_used="always"
             ),
         )
 

@@ -41,14 +41,25 @@ class Settings(BaseSettings):
     service_root_path: str = Field(
         "", description="Path prefix the service is served under, e.g. /services/hello_1.0.0."
     )
-    manager_url: str | None = Field(None, description="URL of the manager running this service.")
+    manager_url: str | None = Field(
+        None,
+        description="URL of the manager running this service (the CLI, too, talks to it "
+        "instead of the host saved by `mvi login`).",
+    )
     manager_hostname: str | None = Field(None, description="Hostname of that manager.")
     service_access_token: SecretStr | None = Field(
         None, description="Token this service presents to the manager and other services."
     )
     authorized_domains: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated hosts that may receive the access token.",
+        description="Comma-separated hosts (besides the manager's) that may receive the "
+        "access token; a leading dot (.example.com) admits subdomains.",
+    )
+    call_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds notify() and call_service() wait for the manager or another "
+        "service before giving up.",
     )
 
     # -- monitoring store -------------------------------------------------------------
@@ -64,6 +75,52 @@ class Settings(BaseSettings):
     monitor_queue_size: int = Field(
         100_000, ge=1, description="Monitoring records waiting to be written, at most."
     )
+    monitor_queue_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1,
+        description="Bytes of monitoring records waiting to be written, at most (beyond "
+        "either limit, store() drops the call's values and logs a warning).",
+    )
+    monitor_flush_interval: float = Field(
+        0.05,
+        gt=0,
+        le=60,
+        description="Seconds a monitoring record waits in the queue at most before it is "
+        "written: all that a killed (SIGKILL) process can lose.",
+    )
+    monitor_db_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds to wait for a locked SQLite file or a database connection.",
+    )
+    monitor_close_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a graceful shutdown keeps trying to write queued monitoring "
+        "records to an unreachable database before giving them up.",
+    )
+    monitor_max_rows: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most records one monitoring read (/~monitor) returns; beyond, the read "
+        "is refused and should be narrowed with start, end or variables.",
+    )
+
+    # -- entrypoint engine: worker processes and the answer cache ---------------------
+    worker_start_timeout: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds an entrypoint's worker process has to import the service and "
+        "load its model before startup fails.",
+    )
+    cache_url: str | None = Field(
+        None,
+        description="redis:// URL of the answer cache shared by all processes (default: an "
+        "in-process LRU per process).",
+    )
+    cache_prefix: str = Field(
+        "mvi", min_length=1, description="Prefix of every answer-cache key in Redis."
+    )
 
     # -- email (used by the manager) ---------------------------------------------------
     smtp_host: str | None = Field(None, description="SMTP server for notification emails.")
@@ -72,12 +129,191 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_sender: str | None = Field(None, description="From address of notification emails.")
     smtp_tls: Literal["ssl", "starttls", "none"] = Field("none", description="SMTP transport.")
+    smtp_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) that verify the SMTP server's certificate with "
+        "ssl or starttls (default: the system's).",
+    )
+    smtp_timeout: float = Field(
+        10.0, gt=0, description="Seconds one SMTP connection or command may take."
+    )
+    smtp_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Attempts to send one email; after the last failed one a manager "
+        "notification says so.",
+    )
+    smtp_retry_backoff: float = Field(
+        1.0, gt=0, le=300, description="Seconds before the second attempt, doubled for each next."
+    )
+    smtp_queue_size: int = Field(
+        1000,
+        ge=1,
+        description="Emails waiting to be sent, at most (beyond, new ones are dropped and a "
+        "manager notification says so).",
+    )
 
-    @field_validator("authorized_domains", mode="before")
+    # -- manager: `mvi manager start` and the processes it supervises -----------------
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".mvi",
+        description="Data directory of the manager: registry, service sources, "
+        "environments, logs and monitoring databases (`mvi manager start --data-dir`).",
+    )
+    manager_host: str = Field(
+        "127.0.0.1", description="Interface the manager listens on (`--host`)."
+    )
+    manager_port: int = Field(
+        8000, ge=0, le=65535, description="Port of the manager's API and gateway (`--port`)."
+    )
+    manager_db_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the registry (default: SQLite file registry.db in "
+        "the data directory), e.g. postgresql+psycopg://user@host/db.",
+    )
+    manager_max_upload_bytes: int = Field(
+        200 * 1024 * 1024, ge=1, description="Largest deploy archive accepted (413 beyond)."
+    )
+    manager_max_unpacked_bytes: int = Field(
+        1024 * 1024 * 1024, ge=1, description="Largest total size a deploy archive unpacks to."
+    )
+    manager_max_archive_members: int = Field(
+        20_000, ge=1, description="Most files and folders a deploy archive may hold."
+    )
+    manager_build_timeout: float = Field(
+        900.0, gt=0, description="Seconds an environment build (uv) may take."
+    )
+    manager_startup_timeout: float = Field(
+        60.0, gt=0, description="Seconds a started service has to answer /~ready."
+    )
+    manager_stop_timeout: float = Field(
+        40.0, gt=0, description="Seconds between SIGTERM and SIGKILL when stopping a service."
+    )
+    manager_restart_backoff: float = Field(
+        0.5, gt=0, description="Delay before restarting a crashed service the first time."
+    )
+    manager_restart_backoff_max: float = Field(
+        60.0, gt=0, description="Longest delay between restarts of a crash-looping service."
+    )
+    manager_restart_reset_after: float = Field(
+        60.0, gt=0, description="Seconds of healthy running after which the backoff resets."
+    )
+    manager_deploy_wait: float = Field(
+        900.0, gt=0, description="Seconds a deploy request waits for the service to be running."
+    )
+    manager_log_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Size at which a log file is rotated."
+    )
+    manager_log_backups: int = Field(
+        3, ge=0, le=100, description="Rotated log files kept per service (and the manager)."
+    )
+    manager_gateway_timeout: float = Field(
+        60.0, gt=0, description="Seconds the gateway waits for a service's answer (504 beyond)."
+    )
+    manager_gateway_max_connections: int = Field(
+        1000, ge=1, description="Connections the gateway keeps open to services, at most."
+    )
+    manager_stop_services_on_exit: bool = Field(
+        True,
+        description="Stop the services when the manager stops gracefully; when false they "
+        "keep running and the next manager adopts them.",
+    )
+    config_dir: Path | None = Field(
+        None, description="Where the CLI keeps its settings (default: the user's config dir)."
+    )
+    cli_timeout: float = Field(
+        30.0, gt=0, description="Seconds the CLI waits for the manager to answer a request."
+    )
+
+    # -- manager: shadows (copies of the main's requests) ----------------------------------
+    manager_mirror_methods: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["POST"],
+        description="Comma-separated HTTP methods whose requests to /services/{name}/... are "
+        "copied to the shadows (the services' own ~ routes never are).",
+    )
+    manager_mirror_max_bytes: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="Largest request body copied to the shadows (larger requests reach the "
+        "main only, and count as dropped), and largest answer kept to compare.",
+    )
+    manager_shadow_queue_size: int = Field(
+        100,
+        ge=1,
+        description="Copies waiting per shadow, at most; beyond, copies are dropped and "
+        "counted (the main is never slowed down).",
+    )
+    manager_shadow_concurrency: int = Field(
+        4, ge=1, le=256, description="Copies in flight to one shadow at a time, at most."
+    )
+    manager_shadow_timeout: float = Field(
+        30.0, gt=0, description="Seconds a shadow has to answer a copy (an error beyond)."
+    )
+
+    # -- manager: auth and notifications --------------------------------------------------
+    manager_auth: bool = Field(
+        True,
+        description="Require a valid token on every API and gateway route; false (`mvi "
+        "manager start --no-auth`) leaves the manager open, for local development only.",
+    )
+    admin_password: SecretStr | None = Field(
+        None,
+        description="Password of the manager's admin user, set at every start (default: a "
+        "random one, made and printed once at the first start).",
+    )
+    manager_login_hours: float = Field(
+        168.0, gt=0, description="Hours a token from `mvi login` stays valid."
+    )
+    manager_login_max_failures: int = Field(
+        10,
+        ge=1,
+        description="Failed logins from one address within manager_login_window after which "
+        "it gets 429 until the window has passed.",
+    )
+    manager_login_window: float = Field(
+        300.0, gt=0, description="Seconds over which failed logins are counted."
+    )
+    manager_crash_loop_crashes: int = Field(
+        3,
+        ge=2,
+        description="Crashes of one version within manager_crash_loop_window that raise a "
+        "CRITICAL notification (once per loop; later crashes count on it).",
+    )
+    manager_crash_loop_window: float = Field(
+        300.0, gt=0, description="Seconds over which crashes count toward a crash loop."
+    )
+    manager_alert_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses that get the manager's own notifications "
+        "(crash loops) by email.",
+    )
+    manager_alert_interval: int = Field(
+        3600, ge=0, description="Seconds before the same manager alert is emailed again."
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="Token the CLI sends to the manager instead of the one `mvi login` saved "
+        "(for scripts and CI; make one with `mvi token create`).",
+    )
+
+    @field_validator("authorized_domains", "manager_alert_emails", mode="before")
     @classmethod
     def _split_domains(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("manager_mirror_methods", mode="before")
+    @classmethod
+    def _split_methods(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            methods = [str(part).strip().upper() for part in value]
+            bad = [m for m in methods if not m.isalpha()]
+            if bad:
+                raise ValueError(f"not HTTP methods: {', '.join(bad)} (e.g. POST,PUT)")
+            return methods
         return value
 
     @field_validator("service_root_path")

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from mvi.sdk.entrypoint import Entrypoint
+from mvi.sdk.entrypoint import Entrypoint, ServingOptions
 from mvi.sdk.parameters import Parameter, ParameterSet
 from mvi.sdk.schedule import PeriodicJob
 from mvi.settings import Settings, get_settings
@@ -19,12 +19,26 @@ if TYPE_CHECKING:
     from mvi.serving.endpoint import EntrypointEndpoint
     from mvi.serving.metrics import ServiceMetrics
 
-__all__ = ["Service"]
+__all__ = ["Service", "current_service"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 State = Literal["idle", "starting", "ready", "draining", "stopped"]
 
 logger = logging.getLogger("mvi.service")
+
+_current: Service | None = None
+
+
+def current_service() -> Service:
+    """The service this process serves (``mvi.service`` until another one starts serving).
+
+    Module-level APIs such as :func:`mvi.communication.notify` store their records here.
+    """
+    if _current is not None:
+        return _current
+    import mvi
+
+    return mvi.service
 
 
 class Service:
@@ -71,14 +85,9 @@ class Service:
         """The monitoring store (opened on first use, from ``MVI_SERVICE_DB_URL``)."""
         with self._lock:
             if self._monitoring is None:
-                from mvi.monitoring import MonitoringStore, TableLimit
+                from mvi.monitoring import MonitoringStore
 
-                settings = self.settings
-                self._monitoring = MonitoringStore(
-                    settings.monitoring_url(),
-                    TableLimit.from_setting(settings.service_db_table_limit),
-                    queue_size=settings.monitor_queue_size,
-                )
+                self._monitoring = MonitoringStore.from_settings(self.settings)
             return self._monitoring
 
     @property
@@ -109,11 +118,18 @@ class Service:
         The JSON body's keys are the function's parameters, validated against their type
         hints; the return annotation is the response model. ``monitor=True`` stores each
         successful call's request and response. ``schema=`` takes a protobuf message class
-        that the request JSON must fit. Other keyword arguments are FastAPI's ``post()``
-        options (``status_code``, ``tags``, ``summary``, ``response_model``, ...).
+        that the request JSON must fit. ``batch_size``, ``batch_wait``, ``workers``,
+        ``max_queue``, ``timeout``, ``cache``, ``ttl``, ``maxsize`` and ``execution`` set how
+        calls are batched, where they run, bounded, timed out and cached (see
+        docs/serving.md). Other keyword arguments are FastAPI's ``post()`` options
+        (``status_code``, ``tags``, ``summary``, ``response_model``, ...).
 
-        Returns the function, wrapped so that direct calls validate their arguments too.
-        Raises ``TypeError`` if ``func`` is not callable.
+        A class with ``__init__`` (loading the model) and ``__call__`` (taking the
+        parameters) can be decorated too: it is instantiated once per serving process.
+
+        Returns the function, wrapped so that direct calls validate their arguments too (a
+        class is returned unchanged). Raises ``TypeError`` if ``func`` is not callable and
+        :class:`mvi.EntrypointDefinitionError` for a wrong option or type hint.
         """
         if func is not None:
             return self._register(func, monitor, fastapi_kwargs)
@@ -128,9 +144,8 @@ class Service:
     ) -> Callable[..., Any]:
         if not callable(func):
             raise TypeError(f"entrypoint() needs a callable, got {func!r}")
-        options = dict(options)
-        schema = options.pop("schema", None)
-        entrypoint = Entrypoint(func, monitor=monitor, options=options, schema=schema)
+        serving, fastapi_options = ServingOptions.split(options)
+        entrypoint = Entrypoint(func, monitor=monitor, options=fastapi_options, serving=serving)
         if entrypoint.name in self.entrypoints:
             raise ValueError(f"An entrypoint named {entrypoint.name!r} already exists")
         if entrypoint.name.startswith("~"):
@@ -193,12 +208,25 @@ class Service:
         return decorator
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self, workers: int | None = None) -> None:
         """Serve on ``MVI_HOST``:``MVI_PORT`` until SIGTERM or SIGINT, then stop gracefully:
-        stop accepting, finish in-flight requests, flush monitoring writes, return."""
+        stop accepting, finish in-flight requests, flush monitoring writes, return.
+
+        ``workers`` HTTP processes share the port (default ``MVI_WORKERS``, 1): parameter
+        updates reach all of them, periodic jobs run in one, ``/~metrics`` counts them all.
+        """
+        from mvi.serving import _worker
         from mvi.serving.server import serve
 
-        serve(self)
+        if _worker.in_worker():  # an entrypoint worker importing the service's script
+            return
+        self.activate()
+        serve(self, workers)
+
+    def activate(self) -> None:
+        """Make this the service that module-level APIs (``notify``) report to."""
+        global _current
+        _current = self
 
     def close(self) -> None:
         """Flush and close the monitoring store (done for you when serving stops)."""

@@ -1,0 +1,135 @@
+"""How a stored value becomes a row, and back: the serialisation rules of ``store()``.
+
+- numbers (``bool`` as 1/0, ``int``, ``float``, ``Decimal``, numpy scalars) are numbers;
+- ``str`` is text;
+- :class:`JSONText` (text that already is JSON) is stored as what it denotes: an object or an
+  array as the JSON text itself, never parsed; a JSON string, number, boolean or null as
+  that value would be;
+- anything else is JSON text (orjson, falling back to FastAPI's ``jsonable_encoder`` for
+  pydantic models, dataclasses and the like).
+
+A row is a kind and one value: an ``int``, a ``float`` or a ``str`` (never ``None``, which
+costs the SQLite driver far more to bind). The kind is what brings an ``int`` back as an
+``int`` and a ``float`` as a ``float``, also from databases that keep the value as text.
+Numbers a 64-bit integer or a double cannot hold (huge integers, NaN and infinities) are
+kept as their text, still read back as numbers.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import numbers
+from typing import Any, Literal
+
+import orjson
+from fastapi.encoders import jsonable_encoder
+
+__all__ = [
+    "JSONText",
+    "Kind",
+    "StoredValue",
+    "decode",
+    "encode",
+    "encode_json_text",
+    "to_json",
+]
+
+Kind = Literal["int", "float", "text", "json"]
+
+StoredValue = tuple[Kind, int | float | str]
+"""One value as its columns: ``(kind, value)``."""
+
+_MIN_INT, _MAX_INT = -(2**63), 2**63 - 1
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_OBJECT, _ARRAY, _QUOTE, _BACKSLASH = b'{["\\'  # bytes of JSON texts, as integers
+
+
+class JSONText(str):
+    """Text that already is JSON (e.g. a request or response body): :func:`encode` stores
+    an object or an array as this very text, without parsing and encoding it again."""
+
+    __slots__ = ()
+
+
+def _fallback(value: Any) -> Any:
+    return jsonable_encoder(value)
+
+
+def to_json(value: Any) -> str:
+    """JSON text of ``value``; ``TypeError``/``ValueError`` when it cannot be serialised."""
+    return orjson.dumps(value, default=_fallback, option=_JSON_OPTIONS).decode()
+
+
+def _numpy_scalar(value: Any) -> bool:
+    return type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0
+
+
+def _integer(integer: int) -> StoredValue:
+    if _MIN_INT <= integer <= _MAX_INT:
+        return ("int", integer)
+    return ("int", str(integer))
+
+
+def _real(real: float) -> StoredValue:
+    if math.isfinite(real):
+        return ("float", real)
+    return ("float", repr(real))
+
+
+def encode_json_text(text: bytes) -> StoredValue:
+    """The columns of the value the JSON ``text`` (UTF-8) denotes, as :class:`JSONText`
+    is stored; ``ValueError`` if it is no JSON."""
+    head = text[0] if text else 0
+    if head in (_OBJECT, _ARRAY):
+        return ("json", text.decode())
+    if head == _QUOTE and text[-1] == _QUOTE and len(text) > 1 and _BACKSLASH not in text:
+        return ("text", text[1:-1].decode())  # a JSON string without escapes: its own text
+    return encode(orjson.loads(text))  # a scalar: stored as the value it is
+
+
+def _json_text(value: JSONText) -> StoredValue:
+    head = value[:1]
+    if head == "{" or head == "[":
+        return ("json", str(value))
+    if head == '"' and "\\" not in value and value[-1:] == '"' and len(value) > 1:
+        return ("text", value[1:-1])
+    return encode(orjson.loads(str(value)))
+
+
+def encode(value: Any) -> StoredValue:
+    """The columns of ``value``; raises ``TypeError``/``ValueError`` if it cannot be stored."""
+    cls = type(value)  # exact types first: the ABC checks below are far slower
+    if cls is str:
+        return ("text", value)
+    if cls is JSONText:
+        return _json_text(value)
+    if cls is float:
+        return _real(value)
+    if cls is int:
+        return _integer(value)
+    if cls is bool:
+        return ("int", int(value))
+    if _numpy_scalar(value):
+        value = value.item()
+    if isinstance(value, bool):
+        return ("int", int(value))
+    if isinstance(value, numbers.Integral):
+        return _integer(int(value))
+    if isinstance(value, numbers.Real | decimal.Decimal):
+        return _real(float(value))
+    if isinstance(value, JSONText):
+        return _json_text(value)
+    if isinstance(value, str):
+        return ("text", str(value))
+    return ("json", to_json(value))
+
+
+def decode(kind: str, value: int | float | str) -> Any:
+    """The value a row holds: ``int``/``float`` for numbers, ``str`` for text and JSON text
+    (numbers may come as text from databases that keep every value as text)."""
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    return value if type(value) is str else str(value)
