@@ -1,0 +1,11 @@
+"""The ``mvi`` command line: one typer app, its commands grouped by concern in sibling modules.
+
+Each command module registers its commands on :data:`mvi.cli._app.app` when imported;
+importing this package imports them all.
+"""
+
+from __future__ import annotations
+
+from mvi.cli._app import app, main
+
+__all__ = ["app", "main"]
