@@ -7,8 +7,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
@@ -18,17 +17,30 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mvi._exceptions import InvalidParameterValue, UnknownParameter
+from mvi._exceptions import (
+    InvalidParameterValue,
+    MonitoringUnavailable,
+    TooManyRecords,
+    UnknownParameter,
+    UnknownVariable,
+)
 from mvi.serving.endpoint import EntrypointEndpoint, encode_json, validation_errors
 from mvi.serving.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
+    from mvi.monitoring import MonitoringStore
+    from mvi.monitoring.selection import Selection
     from mvi.sdk.entrypoint import Entrypoint
     from mvi.sdk.service import Service
 
-__all__ = ["ServiceApp", "build_fastapi"]
+__all__ = ["RUN_JOBS", "ServiceApp", "build_fastapi"]
+
+RUN_JOBS = "mvi_run_jobs"
+"""``app.state`` flag: whether this process runs the service's periodic jobs (default yes)."""
 
 logger = logging.getLogger("mvi.serving")
+
+T = TypeVar("T")
 
 
 class ParameterUpdate(BaseModel):
@@ -65,12 +77,49 @@ def _doc_endpoint(entrypoint: Entrypoint) -> Callable[..., Any]:
     return endpoint
 
 
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _binary_media(entrypoint: Entrypoint) -> dict[str, Any]:
+    """OpenAPI for the binary bodies an entrypoint with arrays takes and answers."""
+    from mvi.data_types import NDArray
+
+    takes = any(a == NDArray for a in entrypoint.annotations.values())
+    answers = entrypoint.response_annotation == NDArray
+    if not (takes or answers):
+        return {}
+    extra: dict[str, Any] = {}
+    if takes:
+        content = {"application/msgpack": _BINARY}
+        if sum(1 for a in entrypoint.annotations.values() if a == NDArray) == 1:
+            content["application/x-npy"] = _BINARY
+        extra["requestBody"] = {"content": content}
+    content = {"application/msgpack": _BINARY}
+    if answers:
+        content["application/x-npy"] = _BINARY
+    extra["responses"] = {str(entrypoint.status_code): {"content": content}}
+    return extra
+
+
+def _merged(base: dict[str, Any] | None, extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base or {})
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def add_entrypoint_route(app: FastAPI, service: Service, entrypoint: Entrypoint) -> None:
     """Expose ``entrypoint`` on ``app`` at ``POST /{name}``."""
     options = {k: v for k, v in entrypoint.options.items() if k != "methods"}
     if "response_model" not in options and entrypoint.response_adapter is not None:
         options["response_model"] = entrypoint.response_annotation
     options.setdefault("tags", ["entrypoints"])
+    binary = _binary_media(entrypoint)
+    if binary:
+        options["openapi_extra"] = _merged(options.get("openapi_extra"), binary)
     handler = EntrypointEndpoint(entrypoint, service)
     route = EntrypointRoute(
         f"/{entrypoint.name}",
@@ -84,25 +133,37 @@ def add_entrypoint_route(app: FastAPI, service: Service, entrypoint: Entrypoint)
     service.endpoints[entrypoint.name] = handler
 
 
-def _parse_time(value: str | None, name: str) -> datetime | None:
-    if value is None or value == "":
-        return None
+_START = Query(None, description="Earliest time: ISO 8601 (no zone: UTC) or epoch seconds.")
+_END = Query(None, description="Latest time (inclusive), like start.")
+_VARIABLES = Query(
+    None, description="Variables to read, repeated or comma-separated (default: all)."
+)
+
+
+async def _read_monitoring(
+    service: Service,
+    start: str | None,
+    end: str | None,
+    variables: list[str] | None,
+    read: Callable[[MonitoringStore, Selection], T],
+) -> T:
+    """``read(store, selection)`` off the event loop, its errors as HTTP answers."""
+    from mvi.monitoring.selection import Selection
+
     try:
-        return datetime.fromtimestamp(float(value))
-    except ValueError:
-        pass
+        selection = Selection.parse(start, end, variables)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+        return await anyio.to_thread.run_sync(lambda: read(service.monitoring, selection))
+    except UnknownVariable as exc:
         raise HTTPException(
-            422, f"{name} must be an ISO 8601 time or seconds since the epoch; got {value!r}"
+            412, f"No monitoring data is stored under {exc}; store() it first"
         ) from None
-
-
-def _variables(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [v for item in values for v in item.split(",") if v]
+    except TooManyRecords as exc:
+        raise HTTPException(422, str(exc)) from None
+    except MonitoringUnavailable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
 
 
 def _system_router(service: Service) -> APIRouter:
@@ -159,38 +220,45 @@ def _system_router(service: Service) -> APIRouter:
             raise HTTPException(422, str(exc)) from None
         return Response(encode_json({"name": name, "value": value}), media_type="application/json")
 
-    @router.get("/~monitor", summary="Stored monitoring data")
+    @router.get(
+        "/~monitor",
+        summary="Stored monitoring data",
+        description='`{variable: {"timestamp": [ISO 8601 UTC, ...], "value": [...]}}`; '
+        "412 for a variable with no data stored.",
+    )
     async def monitor(
-        start: str | None = None,
-        end: str | None = None,
-        variables: list[str] | None = Query(None),
+        start: str | None = _START,
+        end: str | None = _END,
+        variables: list[str] | None = _VARIABLES,
     ) -> Response:
-        from mvi._exceptions import UnknownVariable
+        data = await _read_monitoring(
+            service,
+            start,
+            end,
+            variables,
+            lambda store, sel: encode_json(store.query(sel.start, sel.end, sel.variables)),
+        )
+        return Response(data, media_type="application/json")
 
-        begin, finish = _parse_time(start, "start"), _parse_time(end, "end")
-        try:
-            data = await anyio.to_thread.run_sync(
-                lambda: service.monitoring.query(begin, finish, _variables(variables))
-            )
-        except UnknownVariable as exc:
-            raise HTTPException(412, f"No monitoring data for variable {exc}") from None
-        return Response(encode_json(data), media_type="application/json")
-
-    @router.get("/~monitor/csv", summary="Stored monitoring data as a zip of CSV files")
+    @router.get(
+        "/~monitor/csv",
+        summary="Stored monitoring data as a zip of CSV files",
+        description="One `timestamp,value` CSV file per variable; 412 for a variable with "
+        "no data stored.",
+        response_class=Response,
+    )
     async def monitor_csv(
-        start: str | None = None,
-        end: str | None = None,
-        variables: list[str] | None = Query(None),
+        start: str | None = _START,
+        end: str | None = _END,
+        variables: list[str] | None = _VARIABLES,
     ) -> Response:
-        from mvi._exceptions import UnknownVariable
-
-        begin, finish = _parse_time(start, "start"), _parse_time(end, "end")
-        try:
-            data = await anyio.to_thread.run_sync(
-                lambda: service.monitoring.csv_zip(begin, finish, _variables(variables))
-            )
-        except UnknownVariable as exc:
-            raise HTTPException(412, f"No monitoring data for variable {exc}") from None
+        data = await _read_monitoring(
+            service,
+            start,
+            end,
+            variables,
+            lambda store, sel: store.csv_zip(sel.start, sel.end, sel.variables),
+        )
         filename = f"{service.settings.service_name}-monitoring.zip"
         return Response(
             data,
@@ -207,12 +275,21 @@ def build_fastapi(service: Service) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.state = "starting"
-        tasks = [asyncio.create_task(job.run_forever()) for job in service.jobs]
+        service.activate()
+        # With several HTTP processes, only one of them runs the periodic jobs (see
+        # mvi.serving.supervisor); it sets this flag on the others.
+        jobs = service.jobs if getattr(app.state, RUN_JOBS, True) else []
+        # entrypoints first: class instances, worker processes, caches (startup fails if not)
+        for endpoint in list(service.endpoints.values()):
+            await endpoint.start()
+        tasks = [asyncio.create_task(job.run_forever()) for job in jobs]
         service.state = "ready"
         try:
             yield
         finally:
             service.state = "draining"
+            for endpoint in list(service.endpoints.values()):
+                await endpoint.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -2,15 +2,114 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["BodyTooLarge", "ClientDisconnected", "json_body", "read_body", "send_response"]
+__all__ = [
+    "JSON",
+    "BodyTooLarge",
+    "ClientDisconnected",
+    "RequestHeaders",
+    "json_body",
+    "media_type",
+    "preferred",
+    "read_body",
+    "request_headers",
+    "send_response",
+]
 
 JSON = b"application/json"
+
+
+class RequestHeaders(NamedTuple):
+    """The request headers the entrypoint path looks at (raw bytes, lower-case names)."""
+
+    content_length: int | None
+    content_type: bytes
+    accept: bytes
+
+
+def request_headers(scope: Scope) -> RequestHeaders:
+    """Content-Length (None if absent or malformed), Content-Type and Accept, in one pass."""
+    length: int | None = None
+    content_type = accept = b""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                length = None
+        elif key == b"content-type":
+            content_type = value
+        elif key == b"accept":
+            accept = value
+    return RequestHeaders(length, content_type, accept)
+
+
+def media_type(content_type: bytes) -> str:
+    """The media type of a Content-Type value, lower-case, without parameters."""
+    return content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+
+
+_PREFERRED: dict[tuple[bytes, Sequence[str]], str | None] = {}
+_PREFERRED_SIZE = 256
+
+
+def preferred(accept: bytes, offers: Sequence[str]) -> str | None:
+    """The first of ``offers`` (in the server's order of preference) that an Accept
+    header allows with the highest quality; None if it allows none of them.
+
+    ``*/*`` and ``type/*`` match; ``q=0`` refuses. An empty header allows everything.
+    Clients send few distinct Accept headers, so answers are remembered (a few hundred).
+    """
+    key = (accept, offers)
+    try:
+        return _PREFERRED[key]
+    except KeyError:
+        pass
+    except TypeError:  # offers given as an unhashable list
+        return _preferred(accept, offers)
+    if len(_PREFERRED) >= _PREFERRED_SIZE:
+        _PREFERRED.clear()
+    chosen = _PREFERRED[key] = _preferred(accept, offers)
+    return chosen
+
+
+def _preferred(accept: bytes, offers: Sequence[str]) -> str | None:
+    if not accept.strip():
+        return offers[0] if offers else None
+    ranges: list[tuple[str, float]] = []
+    for part in accept.decode("latin-1").split(","):
+        fields = part.split(";")
+        kind = fields[0].strip().lower()
+        if not kind:
+            continue
+        quality = 1.0
+        for param in fields[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((kind, quality))
+    best: str | None = None
+    best_quality = 0.0
+    for offer in offers:
+        family = offer.split("/", 1)[0] + "/*"
+        quality = max(
+            (q for kind, q in ranges if kind in (offer, family, "*/*")),
+            default=0.0,
+        )
+        exact = max((q for kind, q in ranges if kind == offer), default=None)
+        if exact is not None:
+            quality = exact
+        if quality > best_quality:
+            best, best_quality = offer, quality
+    return best
 
 
 class BodyTooLarge(Exception):
@@ -31,9 +130,13 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing more than ``limit`` bytes (chunked bodies too)."""
-    declared = _content_length(scope)
+async def read_body(
+    scope: Scope, receive: Receive, limit: int, declared: int | None = None
+) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes (chunked bodies too);
+    ``declared`` is the Content-Length if the caller already read it."""
+    if declared is None:
+        declared = _content_length(scope)
     if declared is not None and declared > limit:
         raise BodyTooLarge
     message = await receive()

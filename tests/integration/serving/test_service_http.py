@@ -55,6 +55,11 @@ async def slow(seconds: float) -> float:
 def noargs() -> str:
     return "ok"
 
+@service.entrypoint
+def blocking(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
 if __name__ == "__main__":
     service.run()
 """
@@ -129,7 +134,9 @@ def test_unexpected_error_is_500_with_error_id_in_the_log(svc, kind: str) -> Non
     assert "Traceback" in log.split(error_id, 1)[1]
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [("POST", "/nope", 404), ("GET", "/hello", 405)])
+@pytest.mark.parametrize(
+    ("method", "path", "status"), [("POST", "/nope", 404), ("GET", "/hello", 405)]
+)
 def test_unknown_entrypoint_or_method(svc, method: str, path: str, status: int) -> None:
     assert svc.client.request(method, path).status_code == status
 
@@ -230,7 +237,7 @@ def test_signal_finishes_in_flight_requests_and_exits_zero(svc, sig: int) -> Non
     caller = threading.Thread(target=call)
     caller.start()
     deadline = time.monotonic() + 5
-    while "mvi_requests_in_flight{entrypoint=\"slow\"} 1.0" not in svc.get("/~metrics").text:
+    while 'mvi_requests_in_flight{entrypoint="slow"} 1.0' not in svc.get("/~metrics").text:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     svc.send_signal(sig)
@@ -238,3 +245,25 @@ def test_signal_finishes_in_flight_requests_and_exits_zero(svc, sig: int) -> Non
     assert result["slow"].status_code == 200
     assert result["slow"].json() == 1.5
     assert svc.proc.wait(15) == 0
+
+
+def test_cheap_def_runs_inline_and_a_blocking_def_never_stalls_the_loop(svc) -> None:
+    for _ in range(40):  # enough fast calls for the policy to run hello inline
+        assert svc.post("/hello", json={"name": "x"}).status_code == 200
+    result: dict[str, httpx.Response] = {}
+    caller = threading.Thread(
+        target=lambda: result.update(
+            slow=httpx.post(f"{svc.url}/blocking", json={"seconds": 1.5}, timeout=10)
+        )
+    )
+    caller.start()
+    deadline = time.monotonic() + 5
+    while 'mvi_requests_in_flight{entrypoint="blocking"} 1.0' not in svc.get("/~metrics").text:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    started = time.monotonic()
+    for _ in range(5):
+        assert svc.post("/hello", json={"name": "y"}).status_code == 200
+    assert time.monotonic() - started < 0.5  # answered while the blocking call sleeps
+    caller.join(10)
+    assert result["slow"].json() == 1.5

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of mvi and plain FastAPI; run ``python -m benchmarks.run``."""

@@ -1,0 +1,1 @@
+"""The servers the benchmarks drive: the same routes in plain FastAPI and in mvi."""
