@@ -1,0 +1,63 @@
+"""Plain-text tables for the CLI, in the layout of seed 000's ``mvi deploy`` output.
+
+::
+
+    MAIN    NAME    VERSION    STATUS    RUNNING
+    ------  ------  ---------  --------  -----------------------------------
+    *       hello   1.0.0      running   Running (since 2020-11-23 10:29:01)
+
+Each column is as wide as its longest cell, and at least its header plus two; columns are
+separated by two spaces. No I/O: the commands print what these functions return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+__all__ = ["SERVICE_HEADERS", "format_table", "service_rows", "services_table", "since_text"]
+
+SERVICE_HEADERS = ("MAIN", "NAME", "VERSION", "STATUS", "RUNNING")
+"""The columns of ``mvi ls`` and ``mvi deploy``."""
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Headers, a rule of dashes, and the rows, left-aligned (lines carry no trailing spaces)."""
+    widths = [len(h) + 2 for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = [
+        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def since_text(status: str, since: datetime | str) -> str:
+    """``Running (since 2020-11-23 10:29:01)``: the status and since when, in local time."""
+    moment = datetime.fromisoformat(since) if isinstance(since, str) else since
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return f"{status.capitalize()} (since {moment:%Y-%m-%d %H:%M:%S})"
+
+
+def service_rows(records: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """Table rows for API records of service versions."""
+    return [
+        [
+            "*" if record["main"] else "",
+            str(record["name"]),
+            str(record["version"]),
+            str(record["status"]),
+            since_text(str(record["status"]), record["since"]),
+        ]
+        for record in records
+    ]
+
+
+def services_table(records: Sequence[Mapping[str, Any]]) -> str:
+    """The ``MAIN NAME VERSION STATUS RUNNING`` table of ``records``."""
+    return format_table(SERVICE_HEADERS, service_rows(records))

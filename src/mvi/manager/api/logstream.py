@@ -1,0 +1,57 @@
+"""Log files as streaming HTTP responses (``lines``, ``since``, ``follow``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from mvi._exceptions import ManagerError
+from mvi.manager import logs
+
+__all__ = ["log_response", "parse_lines"]
+
+
+def parse_lines(value: str) -> int | None:
+    """``"all"`` -> ``None``; a count -> that count; anything else is a 422."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ManagerError(f"lines must be a number of lines or 'all', not {value!r}", 422)
+    return count
+
+
+def log_response(
+    request: Request, path: Path, backups: int, lines: str, follow: bool, since: str | None
+) -> StreamingResponse:
+    """The tail of ``path`` (and its rotated copies), then what is appended if ``follow``."""
+    count = parse_lines(lines)
+    keep = None
+    if since:
+        try:
+            keep = logs.SinceFilter(logs.parse_since(since, datetime.now()))
+        except ValueError as exc:
+            raise ManagerError(str(exc), 422) from None
+    stopping: asyncio.Event = request.app.state.stopping
+
+    async def stream() -> AsyncIterator[bytes]:
+        tail, offset = await asyncio.to_thread(logs.read_tail, path, backups, count, keep)
+        if tail:
+            yield b"".join(tail)
+        if follow:
+            async for chunk in logs.follow(path, offset, backups, stopping, keep=keep):
+                yield chunk
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/plain; charset=utf-8",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )

@@ -1,0 +1,184 @@
+"""The JSON bodies of the manager's REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from mvi.manager.registry import MainChange, ServiceVersion
+from mvi.manager.shadows import ShadowFigures
+
+__all__ = [
+    "DeployOut",
+    "ErrorOut",
+    "KilledOut",
+    "MainChangeOut",
+    "ManagerInfo",
+    "ServiceVersionOut",
+    "ShadowIn",
+    "ShadowOut",
+    "ShadowReportOut",
+]
+
+
+class ServiceVersionOut(BaseModel):
+    """One deployed version, as ``mvi ls --json`` shows it."""
+
+    name: str
+    version: str
+    main: bool = Field(description="Whether /services/{name}/... goes to this version.")
+    status: str = Field(description="building, starting, running, crashed, stopped or failed.")
+    since: datetime = Field(description="When the version entered its status (UTC).")
+    message: str = Field(description="Why it is in that status (exit code, timeout, ...).")
+    desired: str = Field(description="running or stopped: what the operator asked for.")
+    port: int | None
+    pid: int | None
+    restarts: int = Field(description="Restarts after crashes since the last start.")
+    deployed_at: datetime
+    path: str = Field(description="Gateway path of exactly this version.")
+    shadow: bool = Field(
+        True, description="Whether it gets copies of the main's requests while not the main."
+    )
+    shadow_percent: int = Field(100, description="Its share (0-100) of those copies.")
+
+    @classmethod
+    def of(cls, row: ServiceVersion) -> ServiceVersionOut:
+        """The API view of a registry row."""
+        return cls(
+            name=row.name,
+            version=row.version,
+            main=row.is_main,
+            status=row.status,
+            since=row.status_since,
+            message=row.message,
+            desired=row.desired,
+            port=row.port,
+            pid=row.pid,
+            restarts=row.restarts,
+            deployed_at=row.deployed_at,
+            path=f"/services/{row.key}",
+            shadow=row.shadow,
+            shadow_percent=row.shadow_percent,
+        )
+
+
+class DeployOut(BaseModel):
+    """The answer to a deploy: the version and every version of its name."""
+
+    settled: bool = Field(
+        description="False when the bounded wait ended before the version was running "
+        "or had failed (then poll GET /api/services/{name}/{version})."
+    )
+    service: ServiceVersionOut
+    versions: list[ServiceVersionOut]
+
+
+class KilledOut(BaseModel):
+    """The versions a kill removed, in the order they were removed."""
+
+    killed: list[ServiceVersionOut]
+
+
+class ErrorOut(BaseModel):
+    """An error: what went wrong and what to do; ``lines`` holds an installer's output."""
+
+    detail: str
+    lines: list[str] | None = None
+
+
+class ManagerInfo(BaseModel):
+    """What ``GET /api/manager`` says about the manager."""
+
+    version: str
+    pid: int
+    data_dir: str
+    registry: str = Field(description="Database kind of the registry (sqlite, postgresql).")
+    started_at: datetime
+    services: int = Field(description="Deployed versions.")
+
+
+# -- rollout: shadows and the history of mains ---------------------------------------------
+class ShadowIn(BaseModel):
+    """Changes to a version's shadow settings; a field left out stays as it is."""
+
+    enabled: bool | None = Field(
+        None, description="Mirror the main's requests to this version (while not the main)."
+    )
+    percent: int | None = Field(
+        None, ge=0, le=100, description="Share (0-100) of the main's requests it gets."
+    )
+
+
+class ShadowOut(BaseModel):
+    """One shadow's settings and statistics (kept in the manager's memory)."""
+
+    version: str
+    status: str
+    enabled: bool
+    percent: int
+    active: bool = Field(description="Running and enabled with a share above 0: gets copies.")
+    mirrored: int = Field(description="Copies sent to it.")
+    dropped: int = Field(description="Copies not sent: its queue was full, or too large.")
+    dropped_queue_full: int
+    dropped_too_large: int
+    errors: int = Field(description="Copies answered >= 500, or not answered at all.")
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    compared: int = Field(description="Answers compared with the main's (both JSON).")
+    equal: int = Field(description="Of those, answers equal to the main's (parsed JSON).")
+    equal_share: float | None = Field(description="equal / compared.")
+
+    @classmethod
+    def of(cls, row: ServiceVersion, figures: ShadowFigures) -> ShadowOut:
+        """The API view of a version and its statistics."""
+
+        def ms(seconds: float | None) -> float | None:
+            return None if seconds is None else round(seconds * 1000, 3)
+
+        return cls(
+            version=row.version,
+            status=row.status,
+            enabled=row.shadow,
+            percent=row.shadow_percent,
+            active=row.status == "running" and row.shadow and row.shadow_percent > 0,
+            mirrored=figures.mirrored,
+            dropped=figures.dropped,
+            dropped_queue_full=figures.dropped_queue_full,
+            dropped_too_large=figures.dropped_too_large,
+            errors=figures.errors,
+            latency_p50_ms=ms(figures.latency_p50),
+            latency_p99_ms=ms(figures.latency_p99),
+            compared=figures.compared,
+            equal=figures.equal,
+            equal_share=figures.equal_share,
+        )
+
+
+class ShadowReportOut(BaseModel):
+    """``mvi shadow-report``: the main and each shadow of one name."""
+
+    name: str
+    main: str = Field(description="The main version (it answers; the shadows get copies).")
+    shadows: list[ShadowOut]
+
+
+class MainChangeOut(BaseModel):
+    """One change of a name's main version."""
+
+    version: str
+    reason: str = Field(description="deploy (first version), assign, or promoted.")
+    assigned_at: datetime
+    rolled_back_at: datetime | None = Field(
+        description="When it was undone by a rollback (or the name killed); null if standing."
+    )
+
+    @classmethod
+    def of(cls, change: MainChange) -> MainChangeOut:
+        """The API view of a history entry."""
+        return cls(
+            version=change.version,
+            reason=change.reason,
+            assigned_at=change.assigned_at,
+            rolled_back_at=change.rolled_back_at,
+        )

@@ -1,0 +1,166 @@
+"""``/api/services``: deploy, list, start, stop, restart, assign, kill, and logs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from mvi.manager.api.logstream import log_response
+from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ServiceVersionOut
+from mvi.manager.fleet import Fleet
+
+__all__ = ["router"]
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (400, 403, 404, 409, 413, 422)
+}
+
+router = APIRouter(prefix="/services", tags=["services"], responses=_ERRORS)
+
+
+def get_fleet(request: Request) -> Fleet:
+    """The fleet of the running manager."""
+    fleet: Fleet = request.app.state.fleet
+    return fleet
+
+
+FleetDep = Annotated[Fleet, Depends(get_fleet)]
+
+
+@router.get("", summary="Every deployed version")
+async def list_services(fleet: FleetDep) -> list[ServiceVersionOut]:
+    """All versions of all services, by name and version."""
+    return [ServiceVersionOut.of(row) for row in await fleet.versions()]
+
+
+@router.get("/{name}", summary="The versions of one service")
+async def list_versions(name: str, fleet: FleetDep) -> list[ServiceVersionOut]:
+    """All versions of ``name`` (404 if none)."""
+    return [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
+
+
+@router.get("/{name}/{version}", summary="One version")
+async def get_version(name: str, version: str, fleet: FleetDep) -> ServiceVersionOut:
+    """One version of ``name``."""
+    return ServiceVersionOut.of(await fleet.get(name, version))
+
+
+@router.post(
+    "/{name}/{version}",
+    summary="Deploy a version (body: a gzip tar of the project)",
+    status_code=status.HTTP_201_CREATED,
+    responses={202: {"model": DeployOut, "description": "Still building or starting"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def deploy(
+    name: str,
+    version: str,
+    request: Request,
+    response: Response,
+    fleet: FleetDep,
+    replace: Annotated[bool, Query(description="Replace the version if it exists.")] = False,
+    wait: Annotated[
+        float | None,
+        Query(gt=0, description="Seconds to wait for the final status (bounded by the manager)."),
+    ] = None,
+) -> DeployOut:
+    """Upload, unpack, build and start a version, and wait for it to run.
+
+    201 with the version once it is running (or has failed to start: see its ``status``);
+    202 if the wait ended first. 422 bad name, version or project, or a failed install
+    (``lines`` has the installer's output); 409 already deployed (use ``replace``);
+    400 not a safe gzip tar; 413 over the size limit.
+    """
+    length = request.headers.get("content-length")
+    result = await fleet.deploy(
+        name,
+        version,
+        request.stream(),
+        replace=replace,
+        content_length=int(length) if length and length.isdigit() else None,
+        wait=wait,
+    )
+    versions = [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
+    body = DeployOut(
+        settled=result.settled, service=ServiceVersionOut.of(result.record), versions=versions
+    )
+    if not result.settled:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return body
+
+
+@router.post("/{name}/{version}/stop", summary="Stop a version")
+async def stop(name: str, version: str, fleet: FleetDep) -> ServiceVersionOut:
+    """SIGTERM, then SIGKILL after the grace period; it stays stopped until started."""
+    return ServiceVersionOut.of(await fleet.stop(name, version))
+
+
+@router.post("/{name}/{version}/start", summary="Start a version")
+async def start(name: str, version: str, fleet: FleetDep) -> ServiceVersionOut:
+    """Start a stopped, failed or crashed version and wait until it runs (or fails)."""
+    return ServiceVersionOut.of(await fleet.start(name, version))
+
+
+@router.post("/{name}/{version}/restart", summary="Restart a version")
+async def restart(name: str, version: str, fleet: FleetDep) -> ServiceVersionOut:
+    """Stop (gracefully) and start again."""
+    return ServiceVersionOut.of(await fleet.start(name, version, restart=True))
+
+
+@router.post("/{name}/{version}/assign", summary="Make a version the main")
+async def assign(name: str, version: str, fleet: FleetDep) -> list[ServiceVersionOut]:
+    """``/services/{name}/...`` goes to ``version`` from now on; answers every version."""
+    await fleet.assign(name, version)
+    return [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
+
+
+@router.delete("/{name}/{version}", summary="Kill a version")
+async def kill_version(name: str, version: str, fleet: FleetDep) -> KilledOut:
+    """Stop a version and delete its code and logs (its monitoring data is kept).
+
+    403 for the main while other versions of the name exist.
+    """
+    return KilledOut(killed=[ServiceVersionOut.of(r) for r in await fleet.kill(name, version)])
+
+
+@router.delete("/{name}", summary="Kill the main version, or all versions")
+async def kill_service(
+    name: str,
+    fleet: FleetDep,
+    every: Annotated[
+        bool, Query(alias="all", description="Every version: the others first, the main last.")
+    ] = False,
+) -> KilledOut:
+    """Kill the main (refused while others exist), or with ``all`` every version."""
+    rows = await fleet.kill_all(name) if every else await fleet.kill(name)
+    return KilledOut(killed=[ServiceVersionOut.of(r) for r in rows])
+
+
+@router.get(
+    "/{name}/{version}/logs",
+    summary="A version's log",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def version_logs(
+    name: str,
+    version: str,
+    request: Request,
+    fleet: FleetDep,
+    lines: Annotated[str, Query(description="How many last lines, or 'all'.")] = "50",
+    follow: Annotated[bool, Query(description="Keep streaming new lines.")] = False,
+    since: Annotated[
+        str | None, Query(description="Only lines since: 10m, 2h, 1d or an ISO time.")
+    ] = None,
+) -> StreamingResponse:
+    """The last lines of the version's stdout and stderr; ``follow`` streams what comes."""
+    row = await fleet.get(name, version)
+    path = fleet.layout.service_log(row.name, row.version)
+    return log_response(request, path, fleet.settings.manager_log_backups, lines, follow, since)

@@ -1,0 +1,62 @@
+"""A real gateway in a uvicorn server on a loopback port, for the gateway's integration tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import uvicorn
+from tests.conftest import free_port
+
+from mvi.manager.gateway import Gateway
+from mvi.manager.routing import RoutingTable
+
+T = TypeVar("T")
+
+
+class GatewayServer:
+    """``Gateway(routes, **options)`` served by uvicorn in a thread."""
+
+    def __init__(self, routes: RoutingTable, timeout: float, **options: Any) -> None:
+        options.setdefault("max_connections", 20)
+        self.gateway = Gateway(routes, timeout=timeout, **options)
+        self.port = free_port()
+        config = uvicorn.Config(
+            self.gateway,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="off",
+            log_level="warning",
+            proxy_headers=False,  # as `mvi manager start` runs it
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> GatewayServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def wait_for(check: Callable[[], T], timeout: float = 15.0, interval: float = 0.02) -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
+        time.sleep(interval)
