@@ -96,7 +96,8 @@ class ServingOptions:
     schema: Any = None
     """A protobuf message class the request JSON must fit (400 naming the field if not)."""
     execution: str = "auto"
-    """Where a plain ``def`` runs: ``auto``, ``inline`` or ``thread`` (see serving.execution)."""
+    """Where a plain ``def`` (or each batch of one) runs in the service process: ``auto``,
+    ``inline`` or ``thread`` (see :mod:`mvi.serving.execution`)."""
     batch_size: int | None = None
     """Batch calls: the function takes a list per parameter and returns a list."""
     batch_wait: float | None = None
@@ -130,10 +131,10 @@ class ServingOptions:
         _positive_int("workers", self.workers, 0)
         _positive_int("max_queue", self.max_queue, 1)
         _seconds("timeout", self.timeout, zero=False)
-        if self.execution != "auto" and (self.workers or self.batch_size is not None):
+        if self.execution != "auto" and self.workers:
             raise EntrypointDefinitionError(
-                "execution= chooses where an unbatched function runs in the service process; "
-                "drop it when using workers= or batch_size="
+                "execution= chooses where a function runs in the service process; "
+                "drop it when using workers= (the function runs in its worker processes)"
             )
         if self.cache is not None and not isinstance(self.cache, bool):
             raise EntrypointDefinitionError(f"cache must be True or False, got {self.cache!r}")

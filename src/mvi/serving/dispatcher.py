@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from mvi.serving.admission import Admission
 from mvi.serving.batching import BatchPolicy, Flush
+from mvi.serving.execution import ExecutionPolicy
 from mvi.serving.failures import CallFailed, failure, internal_error
 
 __all__ = ["Backend", "Dispatcher", "Job", "LocalBackend", "call_batch"]
@@ -76,16 +77,32 @@ def batch_results(name: str, result: Any, size: int, batched: bool) -> list[Any]
     return results
 
 
+def _timed_batch(
+    func: Callable[..., Any], items: list[dict[str, Any]], batched: bool
+) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = call_batch(func, items, batched)
+    return result, time.perf_counter() - started
+
+
 class LocalBackend:
     """Runs batches in the service process, one at a time: an async function on the
-    event loop, a sync one in a thread (never on the loop)."""
+    event loop, a sync one where ``execution`` says (:mod:`mvi.serving.execution`: in a
+    thread of its own, or inline on the loop once its batches have proved cheap)."""
 
     slots = 1
 
-    def __init__(self, name: str, func: Callable[..., Any], batched: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        batched: bool,
+        execution: ExecutionPolicy | None = None,
+    ) -> None:
         self.name = name
         self.func = func
         self.batched = batched
+        self.execution = execution or ExecutionPolicy()
         self.is_async = inspect.iscoroutinefunction(
             func if inspect.isfunction(func) or inspect.ismethod(func) else type(func).__call__
         )
@@ -100,10 +117,14 @@ class LocalBackend:
         try:
             if self.thread is None:
                 result = await call_batch(self.func, items, self.batched)
+            elif self.execution.inline:
+                result, took = _timed_batch(self.func, items, self.batched)
+                self.execution.record(took)
             else:
                 loop = asyncio.get_running_loop()
-                call = functools.partial(call_batch, self.func, items, self.batched)
-                result = await loop.run_in_executor(self.thread, call)
+                call = functools.partial(_timed_batch, self.func, items, self.batched)
+                result, took = await loop.run_in_executor(self.thread, call)
+                self.execution.record(took)
         except Exception as exc:
             raise failure(self.name, exc) from None
         return batch_results(self.name, result, len(items), self.batched)

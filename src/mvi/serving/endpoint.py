@@ -179,7 +179,9 @@ class EntrypointEndpoint:
             if self.func is None:
                 self.func = await loop.run_in_executor(None, entrypoint.load)
             if options.batched:
-                self._backend = LocalBackend(self.name, self.func, batched=True)
+                self._backend = LocalBackend(
+                    self.name, self.func, batched=True, execution=self.execution
+                )
                 backend = self._backend
             elif not entrypoint.is_async:
                 self._threads = ThreadPoolExecutor(_THREADS, f"mvi-{self.name}")

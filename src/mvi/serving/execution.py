@@ -10,6 +10,7 @@ running a slow function on the event loop stalls every other request. The rule
 3. An inline call that takes over ``stall_limit`` seconds sends it back to the thread pool,
    and the probing starts again after ``cooldown_calls`` calls there.
 
+A batched ``def`` follows the same rule, each batch counting as one call.
 ``execution="inline"`` and ``execution="thread"`` pin the choice. Async functions always
 run on the event loop. This module decides; it does no I/O.
 """

@@ -24,7 +24,7 @@ def hold(texts):
         while not Path("release").exists():
             time.sleep(0.01)
 
-@service.entrypoint(batch_size=16, batch_wait=0.002)
+@service.entrypoint(batch_size=16, batch_wait=0.002, execution="thread")
 def shout(texts: list[str], suffix: list[str] = "!") -> list[dict]:
     hold(texts)
     thread = threading.current_thread().name
@@ -50,6 +50,10 @@ def short(xs: list[int]) -> list[int]:
 @service.entrypoint(batch_size=64, batch_wait=5.0)
 def lone(x: list[int]) -> list[int]:
     return x
+
+@service.entrypoint(batch_size=8)
+def where(xs: list[int]) -> list[str]:
+    return [threading.current_thread().name for _ in xs]
 
 if __name__ == "__main__":
     service.run()
@@ -77,7 +81,13 @@ def test_each_caller_gets_its_own_answer_under_concurrent_load(svc: Any) -> None
     for client in clients:
         client.close()
     assert [a["text"] for a in answers] == [f"{t.upper()}?{t}" for t in texts]
-    assert all(a["thread"] != "MainThread" for a in answers)  # sync batches run off the loop
+    assert all(a["thread"] != "MainThread" for a in answers)  # execution="thread" is kept
+
+
+def test_cheap_sync_batches_move_onto_the_event_loop_like_unbatched_calls(svc: Any) -> None:
+    threads = [svc.post("/where", json={"xs": i}).json() for i in range(40)]
+    assert threads[0] != "MainThread"  # a new function starts in its thread
+    assert threads[-1] == "MainThread"  # its batches proved cheap: no thread hop any more
 
 
 def test_calls_waiting_while_the_model_is_busy_leave_as_one_batch(svc: Any) -> None:
