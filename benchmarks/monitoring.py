@@ -4,7 +4,7 @@ Measured on a SQLite file in a temporary directory, the way ``@service.entrypoin
 stores a typed ``hello`` call (its request and its response, two rows):
 
 - ``endpoint + put``: the monitoring lines of the endpoint (the request's JSON, the response
-  body) and ``MonitoringStore.put()``, on the caller's thread, the writer held back;
+  body) and ``MonitoringStore.put_call()``, on the caller's thread, the writer held back;
 - ``put``: ``put()`` alone, of two short strings;
 - ``writer``: CPU time of the writer thread per row, inserting what the calls above queued;
 - ``live``: both at once, the writer running as it does in a service: process CPU per call;
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from mvi.monitoring import JSONText, MonitoringStore, TableLimit
+from mvi.monitoring import MonitoringStore, TableLimit
 from mvi.settings import Settings
 
 __all__ = ["main"]
@@ -39,16 +39,12 @@ class Hello(BaseModel):
 
 REQUEST = Hello.model_validate_json(b'{"name": "Alice"}')
 BODY = b'"Hello Alice"'
+NAMES = ("hello_request", "hello_response")
 
 
 def monitor_call(store: MonitoringStore) -> None:
     """What the endpoint does after a successful monitored call."""
-    store.put(
-        {
-            "hello_request": JSONText(Hello.__pydantic_serializer__.to_json(REQUEST).decode()),
-            "hello_response": JSONText(BODY.decode()),
-        }
-    )
+    store.put_call(NAMES, Hello.__pydantic_serializer__.to_json(REQUEST), BODY)
 
 
 def put_strings(store: MonitoringStore) -> None:
@@ -76,12 +72,12 @@ class Bench:
     def held_back(self, calls: int) -> MonitoringStore:
         """A store whose writer waits until it is flushed."""
         rows = 2 * calls + 1
-        return self.store(
-            flush_interval=60, batch_size=rows, queue_size=rows, queue_bytes=1 << 30
-        )
+        return self.store(flush_interval=60, batch_size=rows, queue_size=rows, queue_bytes=1 << 30)
 
 
-def _per_call(action: Callable[[MonitoringStore], None], store: MonitoringStore, calls: int) -> float:
+def _per_call(
+    action: Callable[[MonitoringStore], None], store: MonitoringStore, calls: int
+) -> float:
     started = time.perf_counter()
     for _ in range(calls):
         action(store)

@@ -4,35 +4,55 @@ Admission, batching and flush bookkeeping live here, without any I/O: callers ne
 a full buffer refuses a whole call (its values share one timestamp, so they go in together
 or not at all), and a flush waits until every record accepted before it has been handled.
 
-A record is a plain tuple and the queue a plain list: ``store()`` runs on the request path,
-so queuing a call is one lock, one ``extend`` and a little arithmetic, and the writer takes
-everything queued at once, without touching the records one by one.
+The queue is one flat list of fields, :data:`WIDTH` per record, and nothing else:
+``store()`` runs on the request path, so queuing a call is one lock, one ``extend`` and a
+little arithmetic, no object survives in the queue that the garbage collector would have to
+look at, and the writer takes everything queued at once as the parameters of its inserts.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable, Sequence
+from itertools import chain
 
-__all__ = ["RECORD_OVERHEAD", "Record", "RecordBuffer", "record_bytes"]
+__all__ = ["RECORD_OVERHEAD", "WIDTH", "Field", "Record", "RecordBuffer", "fields", "records"]
 
-Record = tuple[int, str, str, int | float | str]
-"""One stored value as the writer inserts it: ``(timestamp, variable, kind, value)``, the
-timestamp in microseconds since the Unix epoch (UTC)."""
+Field = int | float | str | bytes
+"""One field of a record (``bytes``: a JSON text the writer has yet to look at)."""
+
+Record = tuple[int, str, str, Field]
+"""One stored value: ``(timestamp, variable, kind, value)``, the timestamp in microseconds
+since the Unix epoch (UTC)."""
+
+WIDTH = 4
+"""Fields per record."""
 
 RECORD_OVERHEAD = 64
 """Bytes counted per record besides the length of its text."""
 
 
-def record_bytes(records: list[Record]) -> int:
-    """What ``records`` count against the byte limit: :data:`RECORD_OVERHEAD` each plus
-    the length of their text."""
-    text = sum(len(value) for _, _, _, value in records if type(value) is str)
-    return RECORD_OVERHEAD * len(records) + text
+def fields(records: Iterable[Record]) -> list[Field]:
+    """The flat fields of ``records``, as the buffer holds them."""
+    return list(chain.from_iterable(records))
+
+
+def records(flat: Sequence[Field]) -> list[Record]:
+    """The records whose fields ``flat`` holds."""
+    return [
+        (int(flat[i]), str(flat[i + 1]), str(flat[i + 2]), flat[i + 3])
+        for i in range(0, len(flat), WIDTH)
+    ]
+
+
+def _bytes(flat: Sequence[Field]) -> int:
+    text = sum(len(value) for value in flat[WIDTH - 1 :: WIDTH] if isinstance(value, str | bytes))
+    return RECORD_OVERHEAD * (len(flat) // WIDTH) + text
 
 
 class RecordBuffer:
-    """Thread-safe FIFO of records with a count and a byte limit.
+    """Thread-safe FIFO of records (as their flat fields) with a count and a byte limit.
 
     Sequence numbers count records: ``accepted`` grows when a call is admitted, ``handled``
     when the writer has committed (or given up on) the oldest records. ``flush`` waits for
@@ -45,7 +65,8 @@ class RecordBuffer:
         self.max_records = max_records
         self.max_bytes = max_bytes
         self.wake_at = max(1, min(wake_at, max_records))
-        self._items: list[Record] = []
+        self._wake_fields = self.wake_at * WIDTH
+        self._items: list[Field] = []
         self._room = max_records  # records that fit; -1 once closing
         self._byte_room = max_bytes
         self._lock = threading.Lock()  # taken bare on the hot path: cheaper than the Condition
@@ -58,53 +79,53 @@ class RecordBuffer:
         self.closing = False
 
     def __len__(self) -> int:
-        return len(self._items)
+        """Records queued."""
+        return len(self._items) // WIDTH
 
     @property
     def queued_bytes(self) -> int:
         """What the queued records count against the byte limit."""
         return self.max_bytes - self._byte_room
 
-    def offer(self, records: list[Record], text_bytes: int | None = None) -> bool:
-        """Queue all of ``records``, or none of them if the buffer is full or closing.
-
-        ``text_bytes`` is the total length of their text, when the caller knows it.
+    def offer(self, flat: Sequence[Field], text_bytes: int | None = None) -> bool:
+        """Queue all the records whose fields ``flat`` holds, or none of them if the buffer
+        is full or closing. ``text_bytes`` is the length of their text, if the caller knows.
         """
-        count = len(records)
-        size = record_bytes(records) if text_bytes is None else RECORD_OVERHEAD * count + text_bytes
+        count = len(flat) // WIDTH
+        size = _bytes(flat) if text_bytes is None else RECORD_OVERHEAD * count + text_bytes
         lock = self._lock
         lock.acquire()  # not ``with``: this runs on every monitored request
         try:
             if count > self._room or (size > self._byte_room and self._items):
                 self.dropped += count
                 return False
-            self._items += records
+            self._items += flat
             self._room -= count
             self._byte_room -= size
             self.accepted += count
-            if self._sleeping and len(self._items) >= self.wake_at:
+            if self._sleeping and len(self._items) >= self._wake_fields:
                 self._sleeping = False  # wake the writer once, not on every call after
                 self._cond.notify_all()
             return True
         finally:
             lock.release()
 
-    def next_batch(self, limit: int, wait: float) -> list[Record]:
-        """Up to ``limit`` of the oldest records, after waiting up to ``wait`` seconds unless
-        the buffer is filling up, a flush is waiting or the buffer is closing."""
+    def next_batch(self, limit: int, wait: float) -> list[Field]:
+        """The fields of up to ``limit`` of the oldest records, after waiting up to ``wait``
+        seconds unless the buffer is filling up, a flush is waiting or it is closing."""
         with self._cond:
             if not self._urgent():
                 self._sleeping = True
                 self._cond.wait(wait)
                 self._sleeping = False
             items = self._items
-            if len(items) <= limit:
+            if len(items) <= limit * WIDTH:
                 batch, self._items = items, []
-                self._release(len(batch), self.queued_bytes)
+                self._release(len(batch) // WIDTH, self.queued_bytes)
                 return batch
-            batch = items[:limit]
-            del items[:limit]
-            self._release(limit, record_bytes(batch))
+            batch = items[: limit * WIDTH]
+            del items[: limit * WIDTH]
+            self._release(limit, _bytes(batch))
             return batch
 
     def _release(self, count: int, size: int) -> None:
@@ -115,7 +136,7 @@ class RecordBuffer:
     def _urgent(self) -> bool:
         return (
             self.closing
-            or len(self._items) >= self.wake_at
+            or len(self._items) >= self._wake_fields
             or (self._flushing > 0 and bool(self._items))
         )
 
@@ -129,7 +150,7 @@ class RecordBuffer:
     def discard(self) -> int:
         """Give up every queued record (counted as handled); returns how many."""
         with self._cond:
-            count = len(self._items)
+            count = len(self._items) // WIDTH
             self._items, self._byte_room = [], self.max_bytes
             if not self.closing:
                 self._room = self.max_records

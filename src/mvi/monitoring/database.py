@@ -18,12 +18,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from itertools import chain
-from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, and_, create_engine, delete, event, exists, insert, or_, select
 from sqlalchemy.engine import URL, Connection, make_url
@@ -32,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 
 from mvi._exceptions import ConfigurationError
 from mvi.monitoring._forkgate import ForkGate
-from mvi.monitoring.buffer import Record
+from mvi.monitoring.buffer import WIDTH, Field
 from mvi.monitoring.limit import TableLimit
 from mvi.monitoring.schema import metadata, records
 from mvi.monitoring.schema import variables as named
@@ -52,10 +50,8 @@ CHUNK_ROWS = 128
 _CREATE_ATTEMPTS = 5
 _MAX_CACHED_IDS = 100_000
 _LOOKUP_NAMES = 500  # names per lookup query, within every SQLite's parameter limit
-_COLUMNS = ("timestamp", "variable_id", "kind", "value")  # the order of a Record
-_WIDTH = len(_COLUMNS)
+_COLUMNS = ("timestamp", "variable_id", "kind", "value")  # the fields of a record
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-_name = itemgetter(1)
 
 
 def chunk_sizes(rows: int) -> Iterator[int]:
@@ -271,32 +267,33 @@ class Database:
         return found
 
     # -- writes --------------------------------------------------------------------------
-    def insert(self, batch: list[Record]) -> set[str]:
-        """Insert ``batch`` in one transaction; returns the names of its variables."""
-        names = set(map(_name, batch))
+    def insert(self, flat: Sequence[Field]) -> set[str]:
+        """Insert, in one transaction, the records whose fields ``flat`` holds (see
+        :mod:`~mvi.monitoring.buffer`); returns the names of their variables."""
+        names = cast(set[str], set(flat[1::WIDTH]))
         ids = self.variable_ids(names)
-        flat: list[Any] = list(chain.from_iterable(batch))
-        flat[1::_WIDTH] = map(ids.__getitem__, flat[1::_WIDTH])  # names -> ids
+        params: list[Any] = list(flat)
+        params[1::WIDTH] = map(ids.__getitem__, params[1::WIDTH])  # names -> ids
         if self.backend != "sqlite":  # a column of text: numbers go in as their text
-            flat[3::_WIDTH] = map(str, flat[3::_WIDTH])
+            params[3::WIDTH] = map(str, params[3::WIDTH])
         with self._use(), self.engine.begin() as connection:
             mark = _PLACEHOLDERS.get(connection.dialect.paramstyle)
             if mark is None:  # a driver without positional parameters: SQLAlchemy binds them
                 connection.execute(
                     insert(records),
                     [
-                        dict(zip(_COLUMNS, flat[i : i + _WIDTH], strict=True))
-                        for i in range(0, len(flat), _WIDTH)
+                        dict(zip(_COLUMNS, params[i : i + WIDTH], strict=True))
+                        for i in range(0, len(params), WIDTH)
                     ],
                 )
                 return names
             start = 0
-            for rows in chunk_sizes(len(batch)):
+            for rows in chunk_sizes(len(params) // WIDTH):
                 statement = self._statements.get(rows)
                 if statement is None:
                     statement = self._statements[rows] = _statement(connection, mark, rows)
-                end = start + rows * _WIDTH
-                connection.exec_driver_sql(statement, tuple(flat[start:end]))
+                end = start + rows * WIDTH
+                connection.exec_driver_sql(statement, tuple(params[start:end]))
                 start = end
         return names
 
@@ -398,7 +395,7 @@ def _statement(connection: Connection, mark: str, rows: int) -> str:
     """The text of an ``INSERT`` of ``rows`` rows, ``mark`` marking each parameter."""
     quote = connection.dialect.identifier_preparer
     columns = ", ".join(quote.quote(name) for name in _COLUMNS)
-    row = "(" + ", ".join([mark] * _WIDTH) + ")"
+    row = "(" + ", ".join([mark] * WIDTH) + ")"
     return f"INSERT INTO {quote.format_table(records)} ({columns}) VALUES " + ", ".join(
         [row] * rows
     )

@@ -41,13 +41,13 @@ from mvi._exceptions import (
     TooManyRecords,
     UnknownVariable,
 )
-from mvi.monitoring.buffer import Record, RecordBuffer
+from mvi.monitoring.buffer import WIDTH, Field, RecordBuffer
 from mvi.monitoring.database import Database
 from mvi.monitoring.export import Series, csv_zip
 from mvi.monitoring.limit import TableLimit
 from mvi.monitoring.schema import MAX_NAME_LENGTH
 from mvi.monitoring.timestamps import isoformat
-from mvi.monitoring.values import decode, encode, encode_json_text
+from mvi.monitoring.values import RAW_JSON, decode, encode
 from mvi.monitoring.writer import Writer
 from mvi.settings import Settings, get_settings
 
@@ -204,7 +204,7 @@ class MonitoringStore:
         """
         try:
             now = time_ns() // 1000
-            records: list[Record] = []
+            flat: list[Field] = []  # the records' fields, as the buffer holds them
             text_bytes = 0  # counted here, where it is cheapest
             names = self._names
             for name, value in variables.items():
@@ -217,9 +217,9 @@ class MonitoringStore:
                     continue
                 if type(stored) is str:
                     text_bytes += len(stored)
-                records.append((now, name, kind, stored))
-            if records:
-                self._offer(records, text_bytes)
+                flat += (now, name, kind, stored)
+            if flat:
+                self._offer(flat, text_bytes)
         except Exception:  # a bug here must not break the caller's request
             logger.exception("Monitoring: storing %.200r failed", variables)
 
@@ -229,50 +229,42 @@ class MonitoringStore:
         the bodies it already has.
 
         A text is stored as :meth:`put` stores the value it denotes: an object or an array
-        as the text itself, never parsed (see :class:`~mvi.monitoring.values.JSONText`).
+        as the text itself, never parsed (see :class:`~mvi.monitoring.values.JSONText`);
+        the writer looks at it, not the caller, and drops (and logs) a text that is no JSON.
         Never raises and never waits, like :meth:`put`.
         """
         try:
             now = time_ns() // 1000
             first, second = names
             known = self._names
-            if first in known and second in known:  # the hot path: no loop, no checks
-                try:
-                    kind, value = encode_json_text(request)
-                    answer_kind, answer = encode_json_text(response)
-                except Exception:
-                    pass  # the careful path below says which text is wrong
-                else:
-                    records: list[Record] = [
-                        (now, first, kind, value),
-                        (now, second, answer_kind, answer),
-                    ]
-                    buffer = self._buffer if self._writer is not None else self._ensure_writer()
-                    if not buffer.offer(records, len(request) + len(response)):
-                        self._report_drop(records)
+            if first in known and second in known:  # the hot path: a tuple and a lock
+                flat: Sequence[Field] = (
+                    now,
+                    first,
+                    RAW_JSON,
+                    request,
+                    now,
+                    second,
+                    RAW_JSON,
+                    response,
+                )
+            else:
+                flat = []
+                for name, text in ((first, request), (second, response)):
+                    if self._check_name(name):
+                        flat += (now, name, RAW_JSON, text)
+                if not flat:
                     return
-            self._put_texts(now, names, (request, response))
+            buffer = self._buffer if self._writer is not None else self._ensure_writer()
+            if not buffer.offer(flat, len(request) + len(response)):
+                self._report_drop(flat)
         except Exception:  # a bug here must not break the caller's request
             logger.exception("Monitoring: storing %.200r failed", names)
 
-    def _put_texts(self, now: int, names: Sequence[str], texts: Sequence[bytes]) -> None:
-        records: list[Record] = []
-        for name, text in zip(names, texts, strict=True):
-            if name not in self._names and not self._check_name(name):
-                continue
-            try:
-                kind, value = encode_json_text(text)
-            except Exception as exc:
-                _unserialisable(name, text, exc)
-                continue
-            records.append((now, name, kind, value))
-        if records:
-            self._offer(records, sum(map(len, texts)))
-
-    def _offer(self, records: list[Record], text_bytes: int) -> None:
+    def _offer(self, flat: Sequence[Field], text_bytes: int) -> None:
         buffer = self._buffer if self._writer is not None else self._ensure_writer()
-        if not buffer.offer(records, text_bytes):
-            self._report_drop(records)
+        if not buffer.offer(flat, text_bytes):
+            self._report_drop(flat)
 
     def _check_name(self, name: object) -> bool:
         """Whether ``name`` can name a variable (remembered when it can)."""
@@ -288,12 +280,12 @@ class MonitoringStore:
         )
         return False
 
-    def _report_drop(self, records: list[Record]) -> None:
+    def _report_drop(self, flat: Sequence[Field]) -> None:
         if self._closed:
             if self._throttle.allow("closed"):
                 logger.warning(
                     "Monitoring: the store is closed; values of %s are dropped",
-                    sorted({record[1] for record in records}),
+                    sorted(set(map(str, flat[1::WIDTH]))),
                 )
             return
         if self._throttle.allow("full"):

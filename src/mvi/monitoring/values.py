@@ -26,12 +26,14 @@ import orjson
 from fastapi.encoders import jsonable_encoder
 
 __all__ = [
+    "RAW_JSON",
     "JSONText",
     "Kind",
     "StoredValue",
     "decode",
     "encode",
     "encode_json_text",
+    "resolve_json",
     "to_json",
 ]
 
@@ -86,6 +88,28 @@ def encode_json_text(text: bytes) -> StoredValue:
     if head == _QUOTE and text[-1] == _QUOTE and len(text) > 1 and _BACKSLASH not in text:
         return ("text", text[1:-1].decode())  # a JSON string without escapes: its own text
     return encode(orjson.loads(text))  # a scalar: stored as the value it is
+
+
+RAW_JSON = ""
+"""The kind of a value queued as JSON text (UTF-8 bytes) not looked at yet: the writer
+stores it as :func:`encode_json_text` says, off the request path."""
+
+
+def resolve_json(flat: list[Any], width: int) -> list[int]:
+    """Give every :data:`RAW_JSON` value of the flat records ``flat`` (``width`` fields each,
+    the kind and the value last) its stored kind and value, in place; returns the offsets of
+    the records whose text is no JSON (left as they are)."""
+    kind_at = width - 2
+    if RAW_JSON not in flat[kind_at::width]:
+        return []
+    bad = []
+    for start in range(kind_at, len(flat), width):
+        if flat[start] == RAW_JSON:
+            try:
+                flat[start], flat[start + 1] = encode_json_text(flat[start + 1])
+            except (TypeError, ValueError):
+                bad.append(start - kind_at)
+    return bad
 
 
 def _json_text(value: JSONText) -> StoredValue:

@@ -15,9 +15,10 @@ import time
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
-from mvi.monitoring.buffer import Record, RecordBuffer
+from mvi.monitoring.buffer import WIDTH, Field, RecordBuffer
 from mvi.monitoring.database import Database
 from mvi.monitoring.limit import TableLimit
+from mvi.monitoring.values import resolve_json
 
 __all__ = ["Writer", "transient"]
 
@@ -60,7 +61,7 @@ class Writer(threading.Thread):
         self.close_timeout = close_timeout
         self.lost = 0
         self._written: set[str] = set()
-        self._pending: list[Record] = []
+        self._pending: list[Field] = []  # the fields of the records in hand
         self._failures = 0
         self._close_deadline: float | None = None
         self._next_retention = 0.0
@@ -80,7 +81,7 @@ class Writer(threading.Thread):
         """Write one batch (or retry the one in hand); ``True`` when the work is over."""
         buffer = self.buffer
         if not self._pending:
-            self._pending = buffer.next_batch(self.batch_size, self.interval)
+            self._pending = self._resolve(buffer.next_batch(self.batch_size, self.interval))
         if buffer.closing and self._close_deadline is None:
             self._close_deadline = time.monotonic() + self.close_timeout
         if self._pending:
@@ -90,16 +91,16 @@ class Writer(threading.Thread):
                 if self._failures == 1 or self._failures % 20 == 0:
                     logger.warning(
                         "Monitoring: writing %d records failed (attempt %d), will retry: %s",
-                        len(self._pending),
+                        len(self._pending) // WIDTH,
                         self._failures,
                         error,
                     )
                 if self._past_deadline():
-                    self._give_up(len(self._pending))
+                    self._give_up(len(self._pending) // WIDTH)
                     return True
                 buffer.pause(min(_MAX_BACKOFF, 0.05 * 2**self._failures))
                 return False
-            buffer.done(len(self._pending))
+            buffer.done(len(self._pending) // WIDTH)
             self._pending, self._failures = [], 0
         elif buffer.closing:
             return True
@@ -133,21 +134,38 @@ class Writer(threading.Thread):
         except Exception as exc:
             logger.warning("Monitoring: the database cannot be opened yet, will retry: %s", exc)
 
-    def _write(self, batch: list[Record]) -> Exception | None:
-        """``None`` when ``batch`` is handled (written, or its refused rows dropped), else
-        the error that makes it worth trying again."""
+    def _resolve(self, batch: list[Field]) -> list[Field]:
+        """``batch`` with its raw JSON texts looked at; those that are no JSON are logged and
+        dropped (handled: there is nothing to retry)."""
+        bad = resolve_json(batch, WIDTH)
+        if not bad:
+            return batch
+        for start in bad:
+            logger.error(
+                "Monitoring: the value of %r is no JSON text, so it is dropped: %.100r",
+                batch[start + 1],
+                batch[start + 3],
+            )
+        self.buffer.done(len(bad))
+        skip = set(bad)
+        good = [start for start in range(0, len(batch), WIDTH) if start not in skip]
+        return [field for start in good for field in batch[start : start + WIDTH]]
+
+    def _write(self, batch: list[Field]) -> Exception | None:
+        """``None`` when the records whose fields ``batch`` holds are handled (written, or
+        the refused ones dropped), else the error that makes it worth trying again."""
         try:
             self.database.open(self.limit)
             self._written |= self._insert(batch)
         except Exception as exc:
             if transient(exc) or not self.database.opened:
                 return exc
-            if len(batch) > 1:
+            if len(batch) > WIDTH:
                 return self._write_each(batch)
-            _refused(batch[0], exc)
+            _refused(batch, exc)
         return None
 
-    def _insert(self, batch: list[Record]) -> set[str]:
+    def _insert(self, batch: list[Field]) -> set[str]:
         try:
             return self.database.insert(batch)
         except Exception as exc:
@@ -157,21 +175,22 @@ class Writer(threading.Thread):
             self.database.create_table()
             return self.database.insert(batch)
 
-    def _write_each(self, batch: list[Record]) -> Exception | None:
-        for index, record in enumerate(batch):
+    def _write_each(self, batch: list[Field]) -> Exception | None:
+        for start in range(0, len(batch), WIDTH):
+            record = batch[start : start + WIDTH]
             try:
-                self._written |= self.database.insert([record])
+                self._written |= self.database.insert(record)
             except Exception as exc:
                 if transient(exc):
                     # what is written is handled; the rest stays in hand for the retry
-                    self.buffer.done(index)
-                    del batch[:index]
+                    self.buffer.done(start // WIDTH)
+                    del batch[:start]
                     return exc
                 _refused(record, exc)
         return None
 
 
-def _refused(record: Record, exc: Exception) -> None:
+def _refused(record: list[Field], exc: Exception) -> None:
     logger.error(
         "Monitoring: the database refused the value of %r, which is dropped: %s",
         record[1],

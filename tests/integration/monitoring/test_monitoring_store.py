@@ -23,7 +23,7 @@ from tests.conftest import free_port
 from mvi import ConfigurationError, UnknownVariable
 from mvi._exceptions import MonitoringUnavailable, TooManyRecords
 from mvi.monitoring import JSONText, MonitoringStore, TableLimit
-from mvi.monitoring.buffer import Record
+from mvi.monitoring.buffer import Record, fields
 from mvi.monitoring.database import CHUNK_ROWS, Database
 from mvi.monitoring.schema import records, variables
 from mvi.monitoring.timestamps import to_micros
@@ -136,8 +136,8 @@ def test_rows_with_the_same_timestamp_never_collide(database_url: str) -> None:
         database.open(TableLimit.DEFAULT)
         moment = to_micros(datetime(2024, 5, 1, 12, tzinfo=UTC))
         same: list[Record] = [(moment, "x", "int", i) for i in range(5)]
-        database.insert(same)
-        database.insert(same[:2])
+        database.insert(fields(same))
+        database.insert(fields(same[:2]))
         rows = database.select(None, None, ["x"], limit=100)
         assert [int(row[3]) for row in rows] == [0, 1, 2, 3, 4, 0, 1]  # insertion order kept
         assert {row[1] for row in rows} == {moment}
@@ -155,7 +155,7 @@ def test_batches_of_any_size_go_in_whole_and_in_order(database_url: str, size: i
         batch: list[Record] = [
             (start + i // 3, ("a", "b", "c")[i % 3], "int", i) for i in range(size)
         ]
-        assert database.insert(batch) == {"a", "b", "c"} & {r[1] for r in batch}
+        assert database.insert(fields(batch)) == {"a", "b", "c"} & {r[1] for r in batch}
         rows = database.select(None, None, None, limit=size + 1)
         text = database.backend != "sqlite"  # a column of text elsewhere
         assert sorted(rows) == sorted(
@@ -181,7 +181,7 @@ def test_a_driver_without_positional_parameters_stores_the_same_rows(tmp_path: P
         database.open(TableLimit.DEFAULT)
         assert database.engine.dialect.paramstyle == "named"
         batch: list[Record] = [(i, f"v{i % 2}", "text", f"t{i}") for i in range(300)]
-        database.insert(batch)
+        database.insert(fields(batch))
         rows = database.select(None, None, ["v0"], limit=1000)
         assert [row[3] for row in rows] == [f"t{i}" for i in range(0, 300, 2)]
     finally:
@@ -233,6 +233,35 @@ def test_json_text_is_stored_as_it_is_and_read_back_as_text(open_store: OpenStor
     assert data["request"]["value"] == ['{"name": "Alice",  "n": 1}']
     assert data["answer"]["value"] == ["Hello Alice"]
     assert data["score"]["value"] == [0.5]
+
+
+def test_a_call_stores_its_request_and_response_texts_with_one_timestamp(
+    open_store: OpenStore,
+) -> None:
+    store = open_store()
+    store.put_call(("f_request", "f_response"), b'{"x": 1,  "y": [2]}', b'"Hello \\"you\\""')
+    store.put_call(("f_request", "f_response"), b'{"x":2}', b"4.5")
+    store.put_call(("g_request", "g_response"), b"{}", b'{"a":null}')
+    data = store.query()
+    assert data["f_request"]["value"] == ['{"x": 1,  "y": [2]}', '{"x":2}']  # as sent
+    assert data["f_response"]["value"] == ['Hello "you"', 4.5]  # what the texts denote
+    assert data["g_response"]["value"] == ['{"a":null}']
+    assert data["f_request"]["timestamp"] == data["f_response"]["timestamp"]
+
+
+def test_a_call_text_that_is_no_json_or_a_bad_name_drops_only_that_value(
+    open_store: OpenStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store()
+    with caplog.at_level(logging.ERROR, logger="mvi.monitoring"):
+        store.put_call(("h_request", "h_response"), b'{"ok":1}', b"not json")
+        store.put_call(("h_request", "x" * 300), b'{"ok":2}', b"1")
+        data = store.query()
+    assert data["h_request"]["value"] == ['{"ok":1}', '{"ok":2}']
+    assert "h_response" not in data
+    assert "'h_response' is no JSON" in caplog.text
+    assert "is not 1 to 255 characters" in caplog.text
+    assert store.flush()  # the dropped values count as handled: nothing waits for them
 
 
 def test_unserialisable_value_is_logged_and_dropped_and_the_others_kept(
@@ -340,11 +369,13 @@ def test_retention_by_time_deletes_rows_older_than_the_limit(
         kept = TableLimit.parse(limit).max_age
         assert kept is not None
         database.insert(
-            [
-                (to_micros(now - age), "temperature", "float", 1.0),
-                (to_micros(now - age * 2), "humidity", "float", 2.0),
-                (to_micros(now - kept / 2), "temperature", "float", 3.0),
-            ]
+            fields(
+                [
+                    (to_micros(now - age), "temperature", "float", 1.0),
+                    (to_micros(now - age * 2), "humidity", "float", 2.0),
+                    (to_micros(now - kept / 2), "temperature", "float", 3.0),
+                ]
+            )
         )
     finally:
         database.dispose()

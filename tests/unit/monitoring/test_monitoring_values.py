@@ -13,7 +13,15 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from mvi.monitoring.values import JSONText, StoredValue, decode, encode
+from mvi.monitoring.values import (
+    RAW_JSON,
+    JSONText,
+    StoredValue,
+    decode,
+    encode,
+    encode_json_text,
+    resolve_json,
+)
 
 
 class Point(BaseModel):
@@ -168,3 +176,34 @@ def test_numbers_read_back_from_a_text_column_are_numbers(stored: StoredValue, b
 @pytest.mark.parametrize("value", [0, -1, 2**62, 0.1, -2.5e-300, 1e308, True, "text", {"a": 1}])
 def test_encoded_values_are_never_none(value: Any) -> None:
     assert None not in encode(value)
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a":[1,2]}', "[1]", '"x"', '"a\\nb"', '""', '"h\u00e9"', "1.25", "7", "true", "null"]
+)
+def test_json_bytes_are_stored_like_json_text(text: str) -> None:
+    assert encode_json_text(text.encode()) == encode(JSONText(text))
+
+
+@pytest.mark.parametrize("text", [b"", b"nope", b'"', b"\xff\xfe"])
+def test_bytes_that_are_no_json_cannot_be_encoded(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        encode_json_text(text)
+
+
+def test_raw_json_records_are_resolved_in_place_and_bad_ones_reported() -> None:
+    flat: list[Any] = [
+        *(1, "req", RAW_JSON, b'{"n":1}'),
+        *(1, "answer", RAW_JSON, b'"ok"'),
+        *(2, "plain", "int", 5),
+        *(3, "broken", RAW_JSON, b"{not json"),  # looks like an object: kept as it is
+        *(3, "scalar", RAW_JSON, b"nope"),
+    ]
+    assert resolve_json(flat, 4) == [16]  # the offset of the record that is no JSON
+    assert flat[:16] == [
+        *(1, "req", "json", '{"n":1}'),
+        *(1, "answer", "text", "ok"),
+        *(2, "plain", "int", 5),
+        *(3, "broken", "json", "{not json"),
+    ]
+    assert resolve_json(flat[:16], 4) == []  # nothing raw left: nothing to do
