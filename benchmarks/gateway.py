@@ -13,8 +13,8 @@ with a fresh data directory; the real ``mvi`` CLI logs in and deploys examples/h
 - **req/s**: ``POST /services/hello_1.0.0/hello`` on the service's own port (direct) and
   ``POST /services/hello/hello`` on the manager's port (gateway), ``--connections`` each.
 - **added p50**: the same two at one connection, where latency is not queueing.
-- **shadow**: the gateway's p99 at ``--connections`` with the slow shadow off and on,
-  alternated ``--rounds`` times.
+- **shadow**: the gateway's p99 at ``--shadow-connections`` (a load below saturation, where
+  latency is not all queueing) with the slow shadow off and on, alternated twice a round.
 
 Pinning (``--pin``, the default): the service and wrk share ``--service-cpu``, and the
 manager has ``--manager-cpu`` to itself, in every measurement — so the service and its
@@ -202,6 +202,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="3 s per measurement, 1 round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are shown")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument(
+        "--shadow-connections", type=int, default=8, help="wrk connections, shadow off / on"
+    )
     parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--service-cpu", type=int, default=0, help="core of hello and wrk")
     parser.add_argument("--manager-cpu", type=int, default=1, help="core of the manager")
@@ -210,8 +213,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.rounds = 3.0, 1.0, 1
-    if args.duration < 1 or args.rounds < 1 or args.connections < 1:
-        parser.error("--duration >= 1, --rounds >= 1 and --connections >= 1")
+    if args.duration < 1 or args.rounds < 1 or min(args.connections, args.shadow_connections) < 1:
+        parser.error("--duration >= 1, --rounds >= 1 and connections >= 1")
     return args
 
 
@@ -279,6 +282,7 @@ def _verdict(met: bool) -> str:
 def figures_table(
     runs: dict[str, list[WrkResult]],
     connections: int,
+    shadow_connections: int,
     shadow: dict[str, object],
     manager_cpu: list[float],
 ) -> tuple[str, list[str]]:
@@ -308,11 +312,13 @@ def figures_table(
         f"| {ratio:.2f}x | >= {GOAL_RATIO}x | {_verdict(ratio >= GOAL_RATIO)} |",
         f"| hello p50, 1 connection | {direct_p50 * 1e3:.3f} ms | {gateway_p50 * 1e3:.3f} ms "
         f"| +{added * 1e3:.3f} ms | < 1 ms | {_verdict(added < GOAL_ADDED_P50)} |",
-        f"| gateway p99, {connections} connections, shadow sleeping 200 ms off / on "
+        f"| gateway p99, {shadow_connections} connections, shadow sleeping 200 ms off / on "
         f"| {off_p99 * 1e3:.2f} ms | {on_p99 * 1e3:.2f} ms | {change:+.1%} | <= +10% "
         f"| {_verdict(change <= GOAL_P99_CHANGE)} |",
-        f"| gateway req/s, shadow off / on | {off_rate:,.0f} | {on_rate:,.0f} | | | |",
-        f"| gateway p50, shadow off / on | {_median(runs['shadow_off'], 'p50') * 1e3:.2f} ms "
+        f"| gateway req/s, {shadow_connections} connections, shadow off / on "
+        f"| {off_rate:,.0f} | {on_rate:,.0f} | | | |",
+        f"| gateway p50, {shadow_connections} connections, shadow off / on "
+        f"| {_median(runs['shadow_off'], 'p50') * 1e3:.2f} ms "
         f"| {_median(runs['shadow_on'], 'p50') * 1e3:.2f} ms | | | |",
         f"| manager CPU per request through the gateway, {connections} connections "
         f"| | {statistics.median(manager_cpu) * 1e6:.0f} µs | | | |",
@@ -371,10 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs["gateway"].append(bench.measure("gateway", bench.gateway, c))
                 runs["direct_1"].append(bench.measure("direct, 1 conn", bench.direct, 1))
                 runs["gateway_1"].append(bench.measure("gateway, 1 conn", bench.gateway, 1))
-                runs["shadow_off"].append(bench.measure("shadow off", bench.gateway, c))
-                bench.shadow(True)
-                runs["shadow_on"].append(bench.measure("shadow on", bench.gateway, c))
-                bench.shadow(False)
+                for _ in range(2):
+                    sc = args.shadow_connections
+                    runs["shadow_off"].append(bench.measure("shadow off", bench.gateway, sc))
+                    bench.shadow(True)
+                    runs["shadow_on"].append(bench.measure("shadow on", bench.gateway, sc))
+                    bench.shadow(False)
             report = manager.http.get("/api/services/hello/shadows").json()
             shadow = next(s for s in report["shadows"] if s["version"] == "2.0.0")
             if args.profile:
@@ -382,7 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             manager.stop()
     load_after = machine.load()
-    table, missed = figures_table(runs, args.connections, shadow, bench.manager_cpu)
+    table, missed = figures_table(
+        runs, args.connections, args.shadow_connections, shadow, bench.manager_cpu
+    )
     command = "python -m benchmarks.gateway " + shlex.join(sys.argv[1:] if argv is None else argv)
     setup = (
         f"hello and wrk pinned to core {args.service_cpu}, the manager to core {args.manager_cpu}"

@@ -26,7 +26,7 @@ def runs(gateway_rate: float, gateway_p50: float, on_p99: float) -> dict[str, li
 
 
 def test_every_goal_met_is_said_so() -> None:
-    table, missed = figures_table(runs(7_000, 0.0004, 0.0105), 32, SHADOW, [70e-6])
+    table, missed = figures_table(runs(7_000, 0.0004, 0.0105), 32, 8, SHADOW, [70e-6])
     assert missed == []
     assert "| 0.64x | >= 0.6x | met |" in table
     assert "+0.300 ms | < 1 ms | met |" in table
@@ -45,7 +45,7 @@ def test_every_goal_met_is_said_so() -> None:
 def test_a_missed_goal_is_named_with_its_shortfall(
     gateway_rate: float, gateway_p50: float, on_p99: float, missed: str
 ) -> None:
-    table, found = figures_table(runs(gateway_rate, gateway_p50, on_p99), 32, SHADOW, [1e-4])
+    table, found = figures_table(runs(gateway_rate, gateway_p50, on_p99), 32, 8, SHADOW, [1e-4])
     assert found == [missed] and "**missed**" in table
 
 
