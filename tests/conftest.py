@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -9,10 +10,10 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -21,12 +22,64 @@ POSTGRES_URL = os.environ.get(
     "MVI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 
+T = TypeVar("T")
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.02) -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
+        time.sleep(interval)
+
+
+def wait_until_ready(
+    proc: subprocess.Popen[bytes],
+    url: str,
+    log: Callable[[], str],
+    timeout: float,
+    ready: Callable[[httpx.Response], bool] = lambda response: response.status_code == 200,
+    client: httpx.Client | None = None,
+) -> None:
+    """Poll ``url`` until ``ready`` says yes; fail with ``log()`` if ``proc`` exits first or
+    ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exited with {proc.returncode}:\n{log()}")
+        try:
+            response = (client or httpx).get(url, timeout=1)
+            if ready(response):
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"not ready after {timeout}s:\n{log()}")
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> bool:
+    """Send ``sig`` to ``proc`` (if it runs) and wait; kill it after ``timeout`` seconds.
+    ``True`` if it ended by itself."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return False
+    return True
 
 
 @dataclass
@@ -60,17 +113,7 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"service exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/~ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"service not ready after {timeout}s:\n{self.log()}")
+        wait_until_ready(self.proc, f"{self.url}/~ready", self.log, timeout)
 
     def send_signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
@@ -79,13 +122,7 @@ class ServiceProcess:
         if self._client is not None:
             self._client.close()
             self._client = None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig, timeout)
         return int(self.proc.returncode)
 
 
@@ -99,52 +136,6 @@ class ServiceFactory(Protocol):
         workdir: Path | None = None,
         wait: bool = True,
     ) -> ServiceProcess: ...
-
-
-@pytest.fixture
-def start_service(tmp_path: Path) -> Iterator[ServiceFactory]:
-    """Start ``source`` (the text of a service.py) as a real process on a free port."""
-    started: list[ServiceProcess] = []
-
-    def start(
-        source: str,
-        *,
-        env: dict[str, str] | None = None,
-        root: str = "",
-        workdir: Path | None = None,
-        wait: bool = True,
-    ) -> ServiceProcess:
-        workdir = workdir or tmp_path / f"svc{len(started)}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        script = workdir / "service.py"
-        script.write_text(textwrap.dedent(source))
-        port = free_port()
-        full_env = {
-            **os.environ,
-            "MVI_HOST": "127.0.0.1",
-            "MVI_PORT": str(port),
-            "MVI_SERVICE_ROOT_PATH": root,
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        log_path = workdir / f"service-{port}.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, str(script)],
-                cwd=workdir,
-                env=full_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        handle = ServiceProcess(proc, port, root.rstrip("/"), workdir, log_path)
-        started.append(handle)
-        if wait:
-            handle.wait_ready()
-        return handle
-
-    yield start
-    for handle in started:
-        handle.stop(signal.SIGKILL if handle.proc.poll() is None else signal.SIGTERM, 5)
 
 
 def postgres_available() -> bool:
@@ -204,9 +195,10 @@ def launch_service(
     return ServiceProcess(proc, port, root.rstrip("/"), workdir, log_path)
 
 
-@pytest.fixture(scope="module")
-def start_module_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceFactory]:
-    """Like ``start_service``, for a service shared by the tests of one module."""
+def _service_starter(
+    new_workdir: Callable[[], Path], stop: Callable[[ServiceProcess], object]
+) -> Iterator[ServiceFactory]:
+    """A :class:`ServiceFactory` that stops, with ``stop``, every service it started."""
     started: list[ServiceProcess] = []
 
     def start(
@@ -217,8 +209,7 @@ def start_module_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         workdir: Path | None = None,
         wait: bool = True,
     ) -> ServiceProcess:
-        workdir = workdir or tmp_path_factory.mktemp("svc")
-        handle = launch_service(source, workdir, env=env, root=root)
+        handle = launch_service(source, workdir or new_workdir(), env=env, root=root)
         started.append(handle)
         if wait:
             handle.wait_ready()
@@ -226,4 +217,24 @@ def start_module_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
     yield start
     for handle in started:
-        handle.stop(signal.SIGTERM, 20)
+        stop(handle)
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[ServiceFactory]:
+    """Start ``source`` (the text of a service.py) as a real process on a free port."""
+    count = itertools.count()
+    yield from _service_starter(
+        lambda: tmp_path / f"svc{next(count)}",
+        lambda handle: handle.stop(
+            signal.SIGKILL if handle.proc.poll() is None else signal.SIGTERM, 5
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def start_module_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceFactory]:
+    """Like ``start_service``, for a service shared by the tests of one module."""
+    yield from _service_starter(
+        lambda: tmp_path_factory.mktemp("svc"), lambda handle: handle.stop(signal.SIGTERM, 20)
+    )

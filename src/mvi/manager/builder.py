@@ -227,7 +227,10 @@ class EnvironmentBuilder:
     async def _build(self, project: Path, path: Path) -> None:
         requirements = _read_requirements(project)
         await self._run([self.uv, "venv", "--quiet", "--python", self.python, str(path)], project)
-        args = [self.uv, "pip", "install", "--python", str(path / "bin" / "python")]
+        # compiled once here, because every start of the service would compile its imports
+        # again where bytecode is not written (read-only trees, PYTHONDONTWRITEBYTECODE)
+        python = str(path / "bin" / "python")
+        args = [self.uv, "pip", "install", "--compile-bytecode", "--python", python]
         if (project / "requirements.txt").is_file() and _requirement_lines(requirements):
             args += ["-r", str(project / "requirements.txt")]
         if not pins_sdk(requirements):

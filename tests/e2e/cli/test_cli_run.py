@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from tests.e2e.cli.cli_support import EXAMPLE, clean_env, free_port, mvi_executable
+from tests.conftest import free_port
+from tests.e2e.cli.cli_support import EXAMPLE, clean_env, mvi_executable
 
 if TYPE_CHECKING:
     from tests.e2e.cli.conftest import MviRunner, ServerStarter

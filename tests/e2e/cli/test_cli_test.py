@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from tests.e2e.cli.cli_support import EXAMPLE, clean_env, free_port
+from tests.conftest import free_port
+from tests.e2e.cli.cli_support import EXAMPLE, clean_env
 
 if TYPE_CHECKING:
     from tests.e2e.cli.conftest import MviRunner, ServerStarter

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process, wait_until_ready
 
 GREETER = """\
 import logging
@@ -165,22 +165,11 @@ class Manager:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"manager exited:\n{self.log_path.read_text()}")
-            try:
-                health = self.http.get("/api/health", timeout=1)
-                if health.status_code == 200:
-                    if health.headers.get("x-mvi-auth") != "off" and self.env.get(
-                        "MVI_ADMIN_PASSWORD"
-                    ):
-                        self.login(self.env["MVI_ADMIN_PASSWORD"])
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"manager not up after 60s:\n{self.log_path.read_text()}")
+        health = "/api/health"
+        wait_until_ready(self.proc, health, self.log_path.read_text, 60, client=self.http)
+        auth_on = self.http.get(health).headers.get("x-mvi-auth") != "off"
+        if auth_on and self.env.get("MVI_ADMIN_PASSWORD"):
+            self.login(self.env["MVI_ADMIN_PASSWORD"])
 
     def login(self, password: str = ADMIN_PASSWORD) -> str:
         """``mvi login`` as admin (the token goes to the config dir and ``http``'s header)."""
@@ -193,13 +182,7 @@ class Manager:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig, timeout)
         code = self.proc.returncode
         self.proc = None
         return code

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import wait_for
 from tests.e2e.manager.conftest import Manager, make_project
 
 CALLER = """\
@@ -89,15 +90,6 @@ def shadow(manager: Manager) -> dict[str, Any]:
     body = manager.http.get("/api/services/cs_callee/shadows").json()
     found: dict[str, Any] = next(s for s in body["shadows"] if s["version"] == "2.0.0")
     return found
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s (last: {value!r})")
-        time.sleep(0.05)
-    return value
 
 
 def test_the_main_answers_the_caller_and_the_shadow_gets_a_copy(

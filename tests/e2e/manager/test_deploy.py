@@ -57,6 +57,15 @@ def test_deploy_prints_the_seed_lines_and_table(manager: Manager, greeter: Path)
     manager.ok("kill", "hello", "--yes")
 
 
+def test_a_built_environment_holds_compiled_bytecode(manager: Manager, deployed: str) -> None:
+    # else every start of a service compiles FastAPI and pydantic again
+    built = [p for p in (manager.data_dir / "envs").iterdir() if p.is_dir()]
+    assert built
+    for environment in built:
+        [packages] = (environment / "lib").glob("python*/site-packages")
+        assert list((packages / "fastapi").glob("__pycache__/*.pyc")), environment
+
+
 def test_ls_shows_every_version_and_json(manager: Manager, deployed: str, greeter: Path) -> None:
     manager.ok("deploy", deployed, "1.1.0", str(greeter))
     rows = table_rows(manager.ok("ls", deployed).stdout)

@@ -8,13 +8,14 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import wait_for
 from tests.e2e.manager.conftest import Manager, make_project, new_manager
 
 ROLLOUT = """\
@@ -72,17 +73,6 @@ def name(manager: Manager, request: pytest.FixtureRequest) -> Iterator[str]:
     yield chosen
     if manager.versions(chosen):
         manager.cli("kill", chosen, "--all", "--yes")
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s (last: {value!r})")
-        time.sleep(0.05)
 
 
 def report(manager: Manager, name: str) -> dict[str, dict[str, Any]]:
@@ -362,6 +352,7 @@ def test_shadow_settings_and_the_history_of_mains_survive_a_manager_restart(
         assert (records["1.0.0"]["shadow"], records["1.0.0"]["shadow_percent"]) == (True, 30)
         assert (records["2.0.0"]["shadow"], records["2.0.0"]["main"]) == (False, True)
         own.wait_status("kept", "1.0.0", "running")
+        own.wait_status("kept", "2.0.0", "running")  # the main answers the calls below
         for i in range(10):
             assert own.call("kept/double", x=i).status_code == 200
         three = wait_for(lambda: (r := api_report(own, "kept")["1.0.0"])["compared"] == 3 and r)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import uvicorn
 from tests.conftest import free_port
 
 from mvi.manager.gateway import Gateway
 from mvi.manager.routing import RoutingTable
-
-T = TypeVar("T")
 
 
 class GatewayServer:
@@ -48,15 +45,3 @@ class GatewayServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-def wait_for(check: Callable[[], T], timeout: float = 15.0, interval: float = 0.02) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {value!r})")
-        time.sleep(interval)

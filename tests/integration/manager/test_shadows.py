@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import ServiceFactory, ServiceProcess, launch_service
-from tests.integration.manager._gateway import GatewayServer, wait_for
+from tests.conftest import ServiceFactory, ServiceProcess, launch_service, wait_for
+from tests.integration.manager._gateway import GatewayServer
 
 from mvi.manager.routing import Route, RoutingTable
 from mvi.manager.shadows import ShadowFigures

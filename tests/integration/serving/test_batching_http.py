@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import wait_for
 
-from ._helpers import lines, metric, wait_for
+from ._helpers import lines, metric
 
 SERVICE = """
 import os, threading, time
