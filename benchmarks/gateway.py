@@ -26,13 +26,9 @@ place all three. Each figure is the median of the rounds. Not a test: nothing as
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,13 +37,13 @@ import textwrap
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 from benchmarks import machine, profile
+from benchmarks.managed import Manager
 from benchmarks.wrk import INSTALL_HINT, WrkResult, run_wrk
 
 __all__ = ["figures_table", "main", "stacks_of_process"]
@@ -79,12 +75,6 @@ GOAL_ADDED_P50 = 0.001
 GOAL_P99_CHANGE = 0.10
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _tree(pid: int) -> list[int]:
     """``pid`` and its descendants."""
     found, index = [pid], 0
@@ -111,88 +101,6 @@ def _pin(pid: int, cpu: int) -> None:
         subprocess.run(
             ["taskset", "-a", "-p", "-c", str(cpu), str(each)], capture_output=True, check=False
         )
-
-
-@dataclass
-class Manager:
-    """A ``mvi manager start`` process, logged in as admin, and the CLI pointed at it."""
-
-    workdir: Path
-    port: int
-    env: dict[str, str]
-    proc: subprocess.Popen[bytes]
-    token: str
-    http: httpx.Client
-
-    @classmethod
-    def start(cls, workdir: Path) -> Manager:
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        password = secrets.token_urlsafe(16)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("MVI_")},
-            "MVI_CONFIG_DIR": str(workdir / "config"),
-            "MVI_MANAGER_URL": url,
-            "MVI_ADMIN_PASSWORD": password,
-            "MVI_LOG_LEVEL": "warning",
-        }
-        log = (workdir / "manager.out").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mvi.cli", "manager", "start", "--port", str(port),
-             "--data-dir", str(workdir / "data")],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        http = httpx.Client(base_url=url, timeout=60, trust_env=False)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if http.get("/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"the manager did not start; see {workdir / 'manager.out'}")
-            time.sleep(0.1)
-        manager = cls(workdir, port, env, proc, "", http)
-        manager.cli("login", url, "--password-stdin", input=password + "\n")
-        saved = json.loads((workdir / "config" / "config.json").read_text())
-        manager.token = str(saved["tokens"][url])
-        http.headers["authorization"] = f"Bearer {manager.token}"
-        return manager
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def cli(self, *args: str, input: str = "") -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "mvi.cli", *args],
-            env=self.env,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"mvi {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-        return done.stdout
-
-    def record(self, version: str) -> dict[str, object]:
-        answer = self.http.get(f"/api/services/hello/{version}")
-        answer.raise_for_status()
-        result: dict[str, object] = answer.json()
-        return result
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.http.close()
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:

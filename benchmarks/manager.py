@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,17 +34,12 @@ from pathlib import Path
 import httpx
 
 from benchmarks import machine
+from benchmarks.managed import Manager
 
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 HELLO = ROOT / "examples" / "hello"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _memory(pid: int) -> tuple[int, int]:
@@ -64,32 +58,13 @@ def _memory(pid: int) -> tuple[int, int]:
 
 
 class Bench:
+    """A logged-in manager and the measurements made with it."""
+
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data = workdir / "data"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("MVI_")},
-            "MVI_CONFIG_DIR": str(workdir / "config"),
-            "MVI_MANAGER_URL": self.url,
-        }
-        self.log = (workdir / "manager.out").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mvi.cli", "manager", "start", "--port", str(self.port),
-             "--data-dir", str(self.data)],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.http = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if self.http.get("/api/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the manager did not start")
+        self.manager = Manager.start(workdir)
+        self.env = self.manager.env
+        self.http = self.manager.http
+        self.proc = self.manager.proc
 
     def deploy(self, version: str, *extra: str) -> float:
         """Seconds from starting `mvi deploy` to its success line."""
@@ -131,10 +106,7 @@ class Bench:
         raise RuntimeError("the killed service did not come back within 120 s")
 
     def close(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(120)
-        self.http.close()
-        self.log.close()
+        self.manager.stop()
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
