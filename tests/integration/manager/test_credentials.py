@@ -7,46 +7,16 @@ import multiprocessing
 import os
 import stat
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
-from tests.conftest import POSTGRES_URL
+from sqlalchemy import select
 
 from mvi._exceptions import ConfigurationError, ManagerError, NotAuthenticated
 from mvi.manager.auth import TokenKind
 from mvi.manager.credentials import ADMIN, Authority, load_or_create_secret
-from mvi.manager.migrations import upgrade
-from mvi.manager.registry import AccessToken, Registry, User, create_registry_engine, now
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
-    """A migrated registry on a SQLite file, or in a schema of its own on PostgreSQL."""
-    if request.param == "sqlite":
-        engine = create_registry_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-        upgrade(engine)
-        yield Registry(engine)
-        engine.dispose()
-        return
-    schema = f"mvi_test_{uuid.uuid4().hex[:12]}"
-    admin: Engine = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_registry_engine(
-        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
-    )
-    try:
-        upgrade(engine)
-        yield Registry(engine)
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+from mvi.manager.registry import AccessToken, Registry, User, now
 
 
 def test_the_secret_is_made_once_private_and_then_kept(tmp_path: Path) -> None:

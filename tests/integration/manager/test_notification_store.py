@@ -4,46 +4,20 @@ one row, the email throttle's clock lives in the row, and concurrent repeats ema
 from __future__ import annotations
 
 import concurrent.futures
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from tests.conftest import POSTGRES_URL
 
-from mvi.manager.migrations import upgrade
 from mvi.manager.notifications import NotificationStore, Occurrence
-from mvi.manager.registry import Registry, create_registry_engine
+from mvi.manager.registry import Registry
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NotificationStore]:
-    """A store on a migrated SQLite file, or in a schema of its own on PostgreSQL."""
-    if request.param == "sqlite":
-        engine = create_registry_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-        upgrade(engine)
-        yield NotificationStore(Registry(engine))
-        engine.dispose()
-        return
-    schema = f"mvi_test_{uuid.uuid4().hex[:12]}"
-    admin: Engine = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_registry_engine(
-        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10
-    )
-    try:
-        upgrade(engine)
-        yield NotificationStore(Registry(engine))
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture
+def store(registry: Registry) -> NotificationStore:
+    """A store on a migrated registry (SQLite and PostgreSQL)."""
+    return NotificationStore(registry)
 
 
 def occurrence(message: str = "disk full", **changes: object) -> Occurrence:

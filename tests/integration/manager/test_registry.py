@@ -3,44 +3,15 @@ give exactly the models' schema, and the queries keep one main per name."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
-from tests.conftest import POSTGRES_URL
 
 from mvi.manager.migrations import alembic_config, upgrade
-from mvi.manager.registry import Base, Registry, ServiceVersion, create_registry_engine
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database: a SQLite file, or a schema of its own on PostgreSQL."""
-    if request.param == "sqlite":
-        engine = create_registry_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-        yield engine
-        engine.dispose()
-        return
-    schema = f"mvi_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_registry_engine(
-        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
-    )
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+from mvi.manager.registry import Base, Registry, ServiceVersion
 
 
 def add(registry: Registry, name: str, version: str, port: int = 1) -> ServiceVersion:

@@ -3,29 +3,12 @@ shadow settings, the history of mains, and what a rollback returns to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from mvi.manager.migrations import upgrade
 from mvi.manager.registry import Registry, create_registry_engine
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
-    """A migrated, empty registry."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    engine = create_registry_engine(url)
-    upgrade(engine)
-    try:
-        yield Registry(engine)
-    finally:
-        engine.dispose()
 
 
 def add(registry: Registry, name: str, *versions: str) -> None:
