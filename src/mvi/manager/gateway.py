@@ -173,18 +173,22 @@ class _ClientGone(Exception):
     """The client disconnected before its request body was complete."""
 
 
+async def _next_chunk(receive: Receive) -> tuple[bytes, bool]:
+    """The next piece of the request body, and whether more follows."""
+    message: Message = await receive()
+    if message["type"] == "http.disconnect":
+        raise _ClientGone
+    return message.get("body", b""), message.get("more_body", False)
+
+
 async def _rest_of_body(receive: Receive, first: list[bytes]) -> AsyncIterator[bytes]:
     for chunk in first:
         yield chunk
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
+    more = True
+    while more:
+        chunk, more = await _next_chunk(receive)
         if chunk:
             yield chunk
-        if not message.get("more_body", False):
-            return
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | AsyncIterator[bytes]:
@@ -193,14 +197,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes | AsyncIterator[byte
     parts: list[bytes] = []
     size = 0
     while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
+        chunk, more = await _next_chunk(receive)
         if chunk:
             parts.append(chunk)
             size += len(chunk)
-        if not message.get("more_body", False):
+        if not more:
             return parts[0] if len(parts) == 1 else b"".join(parts)
         if size > limit:
             return _rest_of_body(receive, parts)
