@@ -15,7 +15,7 @@ import contextlib
 import logging
 import shutil
 import socket
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,7 +86,8 @@ class Fleet:
             listener=self._record,
         )
         self.supervisor = self._core.supervisor
-        self._deployer = Deployer(self._core)
+        self.deploys = Deployer(self._core)
+        """Deploys: ``await fleet.deploys.deploy(name, version, chunks, ...)``."""
 
     # -- status changes -------------------------------------------------------------------------
     async def _record(self, event: StatusEvent) -> None:
@@ -149,32 +150,6 @@ class Fleet:
     def environment_for(self, row: ServiceVersion) -> dict[str, str]:
         """The process environment of a version (seed 001's ``MVI_*`` settings included)."""
         return self._launcher.environment_for(row)
-
-    # -- deploy ---------------------------------------------------------------------------------
-    async def check_deployable(
-        self, name: str, version: str, replace: bool, content_length: int | None
-    ) -> None:
-        """The checks a deploy passes before its body is read (422, 409, 413)."""
-        await self._deployer.check(name, version, replace, content_length)
-
-    async def deploy(
-        self,
-        name: str,
-        version: str,
-        chunks: AsyncIterable[bytes],
-        *,
-        replace: bool = False,
-        content_length: int | None = None,
-        wait: float | None = None,
-    ) -> DeployResult:
-        """Receive, unpack, build and start one version; wait (bounded) for its final status.
-
-        Errors (nothing is left behind): 422 name, version, project or failed install;
-        409 already deployed; 400 bad archive; 413 too large.
-        """
-        return await self._deployer.deploy(
-            name, version, chunks, replace=replace, content_length=content_length, wait=wait
-        )
 
     # -- operations -----------------------------------------------------------------------------
     async def stop(self, name: str, version: str) -> ServiceVersion:
@@ -330,7 +305,7 @@ class Fleet:
             return ordered
 
     async def _remove(self, row: ServiceVersion) -> None:
-        if self._deployer.deploying & {row.key}:
+        if self.deploys.deploying & {row.key}:
             raise ManagerError(f"{row.name} {row.version} is being deployed; wait for it", 409)
         await self.supervisor.forget(row.key)
         await self._core.remove_row(row.name, row.version)
@@ -342,6 +317,6 @@ class Fleet:
         )
         in_use = await self._core.db(self.registry.env_keys)
         removed = await asyncio.to_thread(
-            self.builder.remove_unused, in_use | self._deployer.envs_in_flight
+            self.builder.remove_unused, in_use | self.deploys.envs_in_flight
         )
         logger.info("removed %s (unused environments removed: %s)", row.key, removed or "none")

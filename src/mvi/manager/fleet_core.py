@@ -23,10 +23,10 @@ from mvi.manager.credentials import Authority
 from mvi.manager.gateway import RoutingTable
 from mvi.manager.launch import Launcher
 from mvi.manager.layout import DataDir
-from mvi.manager.lifecycle import RestartPolicy
+from mvi.manager.lifecycle import RestartPolicy, Status
 from mvi.manager.naming import version_key
 from mvi.manager.process import pick_free_port
-from mvi.manager.registry import Registry, ServiceVersion
+from mvi.manager.registry import Registry, ServiceVersion, now
 from mvi.manager.shadows import ShadowBook
 from mvi.manager.supervisor import LaunchSpec, StatusEvent, Supervisor
 from mvi.settings import Settings
@@ -118,6 +118,19 @@ class FleetCore:
         port = await self.pick_port()
         await self.db(self.registry.update, spec.name, spec.version, port=port)
         return port
+
+    async def set_down(self, row: ServiceVersion, status: Status, message: str) -> None:
+        """Record that ``row`` has no process: ``status`` (stopped or failed) since now."""
+        await self.db(
+            self.registry.update,
+            row.name,
+            row.version,
+            status=str(status),
+            status_since=now(),
+            pid=None,
+            pid_started=None,
+            message=message,
+        )
 
     async def remove_row(self, name: str, version: str) -> None:
         """Remove a version from the registry, the routes, the shadow figures and the tokens.

@@ -17,7 +17,7 @@ from mvi.manager.fleet_core import FleetCore
 from mvi.manager.launch import route_of
 from mvi.manager.lifecycle import Status
 from mvi.manager.process import ProcessHandle
-from mvi.manager.registry import ServiceVersion, now
+from mvi.manager.registry import ServiceVersion
 
 __all__ = ["recover"]
 
@@ -55,16 +55,8 @@ async def _rebuild(core: FleetCore, row: ServiceVersion) -> None:
         try:
             environment = await core.builder.ensure(source, row.source_sha256)
         except BuildFailed as exc:
-            await core.db(
-                core.registry.update,
-                row.name,
-                row.version,
-                status=str(Status.FAILED),
-                status_since=now(),
-                pid=None,
-                pid_started=None,
-                message=f"rebuilding its missing environment failed: {exc.message}",
-            )
+            message = f"rebuilding its missing environment failed: {exc.message}"
+            await core.set_down(row, Status.FAILED, message)
             return
         updated = await core.db(
             core.registry.update, row.name, row.version, env_key=environment.key
@@ -89,16 +81,7 @@ async def _reconcile(core: FleetCore, row: ServiceVersion) -> None:
             handle.signal(15)
             core.spawn(_reap(handle, core.settings.manager_stop_timeout))
         if row.status not in (Status.STOPPED, Status.FAILED):
-            await core.db(
-                core.registry.update,
-                row.name,
-                row.version,
-                status=str(Status.STOPPED),
-                status_since=now(),
-                pid=None,
-                pid_started=None,
-                message="stopped",
-            )
+            await core.set_down(row, Status.STOPPED, "stopped")
         return
     since = row.status_since.timestamp() if row.status == Status.RUNNING else None
     logger.info("%s: %s", row.key, f"adopting pid {handle.pid}" if handle else "starting it again")

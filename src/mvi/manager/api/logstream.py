@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
 from mvi._exceptions import ManagerError
 from mvi.manager import logs
 
-__all__ = ["log_response", "parse_lines"]
+__all__ = ["LogQuery", "log_response", "parse_lines"]
+
+
+@dataclass
+class LogQuery:
+    """The query parameters of a log route (a FastAPI dependency: ``Depends()``)."""
+
+    lines: Annotated[str, Query(description="How many last lines, or 'all'.")] = "50"
+    follow: Annotated[bool, Query(description="Keep streaming new lines.")] = False
+    since: Annotated[
+        str | None, Query(description="Only lines since: 10m, 2h, 1d or an ISO time.")
+    ] = None
 
 
 def parse_lines(value: str) -> int | None:
@@ -29,11 +42,10 @@ def parse_lines(value: str) -> int | None:
     return count
 
 
-def log_response(
-    request: Request, path: Path, backups: int, lines: str, follow: bool, since: str | None
-) -> StreamingResponse:
+def log_response(request: Request, path: Path, backups: int, query: LogQuery) -> StreamingResponse:
     """The tail of ``path`` (and its rotated copies), then what is appended if ``follow``."""
-    count = parse_lines(lines)
+    count = parse_lines(query.lines)
+    since, follow = query.since, query.follow
     keep = None
     if since:
         try:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from mvi.manager.api.logstream import log_response
+from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ServiceVersionOut
 from mvi.manager.fleet import Fleet
 
@@ -79,7 +79,7 @@ async def deploy(
     400 not a safe gzip tar; 413 over the size limit.
     """
     length = request.headers.get("content-length")
-    result = await fleet.deploy(
+    result = await fleet.deploys.deploy(
         name,
         version,
         request.stream(),
@@ -154,13 +154,9 @@ async def version_logs(
     version: str,
     request: Request,
     fleet: FleetDep,
-    lines: Annotated[str, Query(description="How many last lines, or 'all'.")] = "50",
-    follow: Annotated[bool, Query(description="Keep streaming new lines.")] = False,
-    since: Annotated[
-        str | None, Query(description="Only lines since: 10m, 2h, 1d or an ISO time.")
-    ] = None,
+    query: Annotated[LogQuery, Depends()],
 ) -> StreamingResponse:
     """The last lines of the version's stdout and stderr; ``follow`` streams what comes."""
     row = await fleet.get(name, version)
     path = fleet.layout.service_log(row.name, row.version)
-    return log_response(request, path, fleet.settings.manager_log_backups, lines, follow, since)
+    return log_response(request, path, fleet.settings.manager_log_backups, query)

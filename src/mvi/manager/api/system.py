@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from mvi._version import __version__
-from mvi.manager.api.logstream import log_response
+from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import ManagerInfo
 from mvi.manager.fleet import Fleet
 
@@ -41,13 +41,9 @@ async def info(request: Request) -> ManagerInfo:
 )
 async def manager_logs(
     request: Request,
-    lines: Annotated[str, Query(description="How many last lines, or 'all'.")] = "50",
-    follow: Annotated[bool, Query(description="Keep streaming new lines.")] = False,
-    since: Annotated[
-        str | None, Query(description="Only lines since: 10m, 2h, 1d or an ISO time.")
-    ] = None,
+    query: Annotated[LogQuery, Depends()],
 ) -> StreamingResponse:
     """The last lines of the manager's log; ``follow`` streams what comes."""
     fleet: Fleet = request.app.state.fleet
     path = fleet.layout.manager_log
-    return log_response(request, path, fleet.settings.manager_log_backups, lines, follow, since)
+    return log_response(request, path, fleet.settings.manager_log_backups, query)
