@@ -16,7 +16,19 @@
     │   ├── MonitoringUnavailable the monitoring database cannot be reached (or is closed)
     │   └── TooManyRecords        (also ValueError) a read matches more records than allowed
     ├── ServingError              the service cannot be served (port taken, processes failing)
+    ├── CallFailed                a call ends in an error answer (status, detail, headers)
+    │   └── Overloaded            503 with Retry-After: queue full, worker lost
+    ├── ProtocolError             (also ValueError) bytes from a peer that are not a message
+    │   ├── FrameError            not a frame of the binary framing (transport)
+    │   ├── MalformedMessage      not a framed JSON message of a channel (transport)
+    │   └── BadTensor             not a well-formed .npy or msgpack array body
+    ├── ChannelClosed             (also ConnectionError) the other end of a channel is gone
+    ├── RequestBodyError          a request body could not be read whole
+    │   ├── BodyTooLarge          over MVI_MAX_BODY_BYTES: the caller gets 413
+    │   └── ClientDisconnected    the client went away before its body arrived
     ├── ServiceCallError          another service or the manager answered with an error
+    ├── RouteError                the gateway cannot forward a request (status, detail)
+    ├── InvalidTransition         (also RuntimeError) a status change the supervision forbids
     ├── UpstreamError             the gateway's request to a service version failed
     │   ├── UpstreamUnavailable   refused, closed or not HTTP: the caller gets 502
     │   └── UpstreamTimeout       no connection or answer in time: the caller gets 504
@@ -39,13 +51,21 @@ from typing import Any
 
 __all__ = [
     "ArchiveTooLarge",
+    "BadTensor",
+    "BodyTooLarge",
     "BuildFailed",
+    "CallFailed",
+    "ChannelClosed",
+    "ClientDisconnected",
     "ConfigurationError",
     "EntrypointDefinitionError",
+    "FrameError",
     "InvalidArchive",
     "InvalidDeployment",
     "InvalidParameterValue",
     "InvalidRequest",
+    "InvalidTransition",
+    "MalformedMessage",
     "ManagerError",
     "ManagerNotConfigured",
     "ManagerUnreachable",
@@ -54,9 +74,13 @@ __all__ = [
     "MviError",
     "NotAuthenticated",
     "OperationRefused",
+    "Overloaded",
     "ParameterError",
     "PermissionDenied",
     "ProjectError",
+    "ProtocolError",
+    "RequestBodyError",
+    "RouteError",
     "ServiceCallError",
     "ServingError",
     "TooManyRecords",
@@ -146,6 +170,66 @@ class ServingError(MviError):
     failing to start. The message says which; the log has each process's error."""
 
 
+class CallFailed(MviError):
+    """A call of an entrypoint ended in an error answer: ``status``, ``detail`` (the JSON
+    ``detail`` of the answer), ``headers`` and, for a 500, the ``error_id`` of its log line."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: Any,
+        headers: list[tuple[str, str]] | None = None,
+        error_id: str | None = None,
+    ) -> None:
+        super().__init__(status, detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or []
+        self.error_id = error_id
+
+
+class Overloaded(CallFailed):
+    """The call could not run now (queue full, worker lost): 503 with ``Retry-After``;
+    the caller should try again after ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(503, detail, [("retry-after", str(retry_after))])
+        self.retry_after = retry_after
+
+
+class ProtocolError(MviError, ValueError):
+    """Bytes from a peer that are not a well-formed message (a bug or an attack on the
+    other side): the message is refused, the connection may be closed, the process goes on."""
+
+
+class FrameError(ProtocolError):
+    """Bytes on a socket that are not a frame of mvi's binary framing."""
+
+
+class MalformedMessage(ProtocolError):
+    """The bytes on a channel are not a framed JSON object."""
+
+
+class BadTensor(ProtocolError):
+    """A binary body that is not a well-formed array (the message says what is wrong)."""
+
+
+class ChannelClosed(MviError, ConnectionError):
+    """The other end of a channel is gone."""
+
+
+class RequestBodyError(MviError):
+    """A request body could not be read whole."""
+
+
+class BodyTooLarge(RequestBodyError):
+    """The request body is over ``MVI_MAX_BODY_BYTES``: the caller gets 413."""
+
+
+class ClientDisconnected(RequestBodyError):
+    """The client went away before its request body was complete."""
+
+
 class ServiceCallError(MviError):
     """A call to another service (or the manager) failed.
 
@@ -157,6 +241,19 @@ class ServiceCallError(MviError):
         super().__init__(message)
         self.status_code = status_code
         self.detail = detail
+
+
+class RouteError(MviError):
+    """A request the gateway cannot forward: ``status`` and ``detail`` for the caller."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class InvalidTransition(MviError, RuntimeError):
+    """A status change the supervision state machine does not allow (a bug in the caller)."""
 
 
 class UpstreamError(MviError):

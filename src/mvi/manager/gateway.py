@@ -28,9 +28,15 @@ from collections.abc import AsyncIterator
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from mvi._exceptions import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mvi._exceptions import (
+    ClientDisconnected,
+    RouteError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from mvi.manager.mirror import Mirror
-from mvi.manager.routing import PREFIX, Resolution, Route, RouteError, RoutingTable
+from mvi.manager.routing import PREFIX, Resolution, Route, RoutingTable
 from mvi.manager.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
 from mvi.manager.upstream import UpstreamPool, UpstreamResponse
 from mvi.settings import Settings
@@ -169,15 +175,11 @@ def _upstream_target(scope: Scope, route: Route) -> bytes:
     return target + b"?" + query if query else target
 
 
-class _ClientGone(Exception):
-    """The client disconnected before its request body was complete."""
-
-
 async def _next_chunk(receive: Receive) -> tuple[bytes, bool]:
     """The next piece of the request body, and whether more follows."""
     message: Message = await receive()
     if message["type"] == "http.disconnect":
-        raise _ClientGone
+        raise ClientDisconnected
     return message.get("body", b""), message.get("more_body", False)
 
 
@@ -300,7 +302,7 @@ class Gateway:
         try:
             if has_body:
                 body = await _read_body(receive, self.mirror_max_bytes if shadows else _INLINE_BODY)
-        except _ClientGone:
+        except ClientDisconnected:
             return
         exchange = None
         if shadows:
@@ -337,7 +339,7 @@ class Gateway:
             except UpstreamError as exc:
                 await self._failed(send, route, exc)
                 return
-            except _ClientGone:
+            except ClientDisconnected:
                 return
             kept = await self._answer(send, response, resolution, keep=exchange is not None)
         finally:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mvi._exceptions import InvalidTransition
+
 __all__ = ["TRANSITIONS", "InvalidTransition", "RestartPolicy", "Status", "Supervision"]
 
 
@@ -49,10 +51,6 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.FAILED: frozenset({Status.STARTING, Status.STOPPED, Status.FAILED}),
 }
 """Every status a status may move to."""
-
-
-class InvalidTransition(RuntimeError):
-    """A status change the state machine does not allow (a bug in the caller)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from mvi._exceptions import RouteError
 from mvi.manager.naming import parse_route_segment, version_key
 
 __all__ = ["PREFIX", "Resolution", "Route", "RouteError", "RoutingTable"]
@@ -43,15 +44,6 @@ class Route:
     def root(self) -> str:
         """The service's root path."""
         return f"/services/{self.key}"
-
-
-class RouteError(Exception):
-    """A request the gateway cannot forward: ``status`` and ``detail`` for the caller."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 class Resolution(NamedTuple):

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from mvi._exceptions import ChannelClosed, MalformedMessage
+
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "Channel",
@@ -30,14 +32,6 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 _HEADER = struct.Struct(">I")
 _RECV_BYTES = 65536
-
-
-class MalformedMessage(ValueError):
-    """The bytes on a channel are not a framed JSON object (a bug on the sending side)."""
-
-
-class ChannelClosed(ConnectionError):
-    """The other end of the channel is gone."""
 
 
 def encode_message(message: Mapping[str, Any]) -> bytes:

@@ -12,40 +12,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from mvi._exceptions import InvalidRequest
+from mvi._exceptions import CallFailed, InvalidRequest, Overloaded
 
 __all__ = ["CallFailed", "Overloaded", "failure", "internal_error"]
 
 logger = logging.getLogger("mvi.entrypoint")
-
-
-class CallFailed(Exception):
-    """A call ended in an error answer (``status``, ``detail``, ``headers``, ``error_id``)."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: Any,
-        headers: list[tuple[str, str]] | None = None,
-        error_id: str | None = None,
-    ) -> None:
-        super().__init__(status, detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers or []
-        self.error_id = error_id
-
-
-class Overloaded(CallFailed):
-    """The call could not run now (queue full, worker lost): 503 with ``Retry-After``."""
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(503, detail, [("retry-after", str(retry_after))])
-        self.retry_after = retry_after
 
 
 def internal_error(name: str, what: str) -> CallFailed:

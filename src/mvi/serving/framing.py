@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 from pydantic_core import to_jsonable_python
 
+from mvi._exceptions import FrameError
+
 if TYPE_CHECKING:
     import numpy as np
 else:
@@ -62,10 +64,6 @@ _SCRATCH = 256 * 1024
 _MAX_BUFFERS = 1 << 20
 
 Parts = list[bytes | memoryview]
-
-
-class FrameError(ValueError):
-    """Bytes on a worker socket that are not a frame (a bug on the other side)."""
 
 
 def encode_frame(value: Any) -> Parts:

@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from mvi._exceptions import BodyTooLarge, ClientDisconnected
+
 __all__ = [
     "JSON",
     "BodyTooLarge",
@@ -110,14 +112,6 @@ def _preferred(accept: bytes, offers: Sequence[str]) -> str | None:
         if quality > best_quality:
             best, best_quality = offer, quality
     return best
-
-
-class BodyTooLarge(Exception):
-    """The request body is over the configured limit."""
-
-
-class ClientDisconnected(Exception):
-    """The client went away before its body arrived."""
 
 
 def _content_length(scope: Scope) -> int | None:

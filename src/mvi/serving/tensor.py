@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 from pydantic_core import to_jsonable_python
 
+from mvi._exceptions import BadTensor
+
 if TYPE_CHECKING:
     import numpy as np
 else:
@@ -52,10 +54,6 @@ _HEADER = re.compile(
     r"\{'descr': '([<>|=]?[a-zA-Z][0-9]*)', 'fortran_order': (True|False), "
     r"'shape': \(((?:\d+, ?)*\d*)\), \}[ \n]*"
 )
-
-
-class BadTensor(ValueError):
-    """A binary body that is not a well-formed array (the message says what is wrong)."""
 
 
 _HEADERS: dict[bytes, tuple[Any, bool, tuple[int, ...]]] = {}
