@@ -8,18 +8,71 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "reload_settings"]
+from mvi._exceptions import ConfigurationError
+
+__all__ = [
+    "CLISettings",
+    "ManagerSettings",
+    "ServiceSettings",
+    "Settings",
+    "get_settings",
+    "reload_settings",
+]
+
+_CONFIG = SettingsConfigDict(env_prefix="MVI_", extra="ignore", frozen=True)
 
 
-class Settings(BaseSettings):
-    """Typed view of the ``MVI_*`` environment (each field ``x`` reads ``MVI_X``)."""
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
-    model_config = SettingsConfigDict(env_prefix="MVI_", extra="ignore", frozen=True)
+
+def _environ_text(value: Any) -> str:
+    """How a setting's value is written in an environment variable (read back the same)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+class _Group(BaseSettings):
+    """What every group of settings shares: the ``MVI_`` prefix, and writing values back
+    as environment variables for a child process."""
+
+    model_config = _CONFIG
+
+    @classmethod
+    def environ(cls, **values: Any) -> dict[str, str]:
+        """``MVI_*`` variables that give a child process these field values.
+
+        Keys are field names (``port=8001`` gives ``MVI_PORT``); ``None`` values are left
+        out. Raises :class:`mvi.ConfigurationError` for a name that is not a field here.
+        """
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            raise ConfigurationError(
+                f"{cls.__name__} has no setting named {', '.join(unknown)}; "
+                "see mvi.settings for the names"
+            )
+        return {
+            f"MVI_{name.upper()}": _environ_text(value)
+            for name, value in values.items()
+            if value is not None
+        }
+
+
+class ServiceSettings(_Group):
+    """What a service process reads: where it listens, who it is, its monitoring store,
+    its entrypoint engine (the manager writes these into each version's environment)."""
 
     # -- serving ---------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface the service listens on.")
@@ -122,39 +175,32 @@ class Settings(BaseSettings):
         "mvi", min_length=1, description="Prefix of every answer-cache key in Redis."
     )
 
-    # -- email (used by the manager) ---------------------------------------------------
-    smtp_host: str | None = Field(None, description="SMTP server for notification emails.")
-    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
-    smtp_username: str | None = Field(None, description="SMTP user name.")
-    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
-    smtp_sender: str | None = Field(None, description="From address of notification emails.")
-    smtp_tls: Literal["ssl", "starttls", "none"] = Field("none", description="SMTP transport.")
-    smtp_ca_file: Path | None = Field(
-        None,
-        description="CA certificates (PEM) that verify the SMTP server's certificate with "
-        "ssl or starttls (default: the system's).",
-    )
-    smtp_timeout: float = Field(
-        10.0, gt=0, description="Seconds one SMTP connection or command may take."
-    )
-    smtp_attempts: int = Field(
-        3,
-        ge=1,
-        le=10,
-        description="Attempts to send one email; after the last failed one a manager "
-        "notification says so.",
-    )
-    smtp_retry_backoff: float = Field(
-        1.0, gt=0, le=300, description="Seconds before the second attempt, doubled for each next."
-    )
-    smtp_queue_size: int = Field(
-        1000,
-        ge=1,
-        description="Emails waiting to be sent, at most (beyond, new ones are dropped and a "
-        "manager notification says so).",
-    )
+    @field_validator("authorized_domains", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        return _comma_list(value)
 
-    # -- manager: `mvi manager start` and the processes it supervises -----------------
+    @field_validator("service_root_path")
+    @classmethod
+    def _normalise_root(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            value = "/" + value
+        return value
+
+    def monitoring_url(self) -> str:
+        """The monitoring database URL, defaulting to a SQLite file under ``.mvi/``."""
+        if self.service_db_url:
+            return self.service_db_url
+        path = Path.cwd() / ".mvi" / "monitoring.db"
+        return f"sqlite:///{path}"
+
+
+class ManagerSettings(_Group):
+    """What ``mvi manager start`` reads: its data directory, limits and timeouts,
+    supervision, the gateway and shadows, auth, notifications and email."""
+
+    # -- the manager and the processes it supervises -------------------------------------
     home: Path = Field(
         default_factory=lambda: Path.home() / ".mvi",
         description="Data directory of the manager: registry, service sources, "
@@ -218,13 +264,6 @@ class Settings(BaseSettings):
         description="Stop the services when the manager stops gracefully; when false they "
         "keep running and the next manager adopts them.",
     )
-    config_dir: Path | None = Field(
-        None, description="Where the CLI keeps its settings (default: the user's config dir)."
-    )
-    cli_timeout: float = Field(
-        30.0, gt=0, description="Seconds the CLI waits for the manager to answer a request."
-    )
-
     # -- manager: shadows (copies of the main's requests) ----------------------------------
     manager_mirror_methods: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["POST"],
@@ -290,18 +329,42 @@ class Settings(BaseSettings):
     manager_alert_interval: int = Field(
         3600, ge=0, description="Seconds before the same manager alert is emailed again."
     )
-    token: SecretStr | None = Field(
+    # -- email (used by the manager) ---------------------------------------------------
+    smtp_host: str | None = Field(None, description="SMTP server for notification emails.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(None, description="SMTP user name.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_sender: str | None = Field(None, description="From address of notification emails.")
+    smtp_tls: Literal["ssl", "starttls", "none"] = Field("none", description="SMTP transport.")
+    smtp_ca_file: Path | None = Field(
         None,
-        description="Token the CLI sends to the manager instead of the one `mvi login` saved "
-        "(for scripts and CI; make one with `mvi token create`).",
+        description="CA certificates (PEM) that verify the SMTP server's certificate with "
+        "ssl or starttls (default: the system's).",
+    )
+    smtp_timeout: float = Field(
+        10.0, gt=0, description="Seconds one SMTP connection or command may take."
+    )
+    smtp_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Attempts to send one email; after the last failed one a manager "
+        "notification says so.",
+    )
+    smtp_retry_backoff: float = Field(
+        1.0, gt=0, le=300, description="Seconds before the second attempt, doubled for each next."
+    )
+    smtp_queue_size: int = Field(
+        1000,
+        ge=1,
+        description="Emails waiting to be sent, at most (beyond, new ones are dropped and a "
+        "manager notification says so).",
     )
 
-    @field_validator("authorized_domains", "manager_alert_emails", mode="before")
+    @field_validator("manager_alert_emails", mode="before")
     @classmethod
-    def _split_domains(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    def _split_emails(cls, value: object) -> object:
+        return _comma_list(value)
 
     @field_validator("manager_mirror_methods", mode="before")
     @classmethod
@@ -316,20 +379,32 @@ class Settings(BaseSettings):
             return methods
         return value
 
-    @field_validator("service_root_path")
-    @classmethod
-    def _normalise_root(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith("/"):
-            value = "/" + value
-        return value
 
-    def monitoring_url(self) -> str:
-        """The monitoring database URL, defaulting to a SQLite file under ``.mvi/``."""
-        if self.service_db_url:
-            return self.service_db_url
-        path = Path.cwd() / ".mvi" / "monitoring.db"
-        return f"sqlite:///{path}"
+class CLISettings(_Group):
+    """What the ``mvi`` command reads besides ``MVI_MANAGER_URL``."""
+
+    config_dir: Path | None = Field(
+        None, description="Where the CLI keeps its settings (default: the user's config dir)."
+    )
+    cli_timeout: float = Field(
+        30.0, gt=0, description="Seconds the CLI waits for the manager to answer a request."
+    )
+
+    token: SecretStr | None = Field(
+        None,
+        description="Token the CLI sends to the manager instead of the one `mvi login` saved "
+        "(for scripts and CI; make one with `mvi token create`).",
+    )
+
+
+class Settings(ServiceSettings, ManagerSettings, CLISettings):
+    """Typed view of the whole ``MVI_*`` environment (each field ``x`` reads ``MVI_X``).
+
+    The fields are declared in three groups by who reads them, :class:`ServiceSettings`,
+    :class:`ManagerSettings` and :class:`CLISettings`; this class has them all.
+    """
+
+    model_config = _CONFIG
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from mvi.manager.lifecycle import Status
 from mvi.manager.registry import ServiceVersion
 from mvi.manager.supervisor import LaunchSpec
 from mvi.project import APP_FILE_VARIABLE
-from mvi.settings import Settings
+from mvi.settings import ServiceSettings, Settings
 
 __all__ = ["Launcher", "route_of"]
 
@@ -64,20 +64,26 @@ class Launcher:
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', os.defpath)}"
         env["VIRTUAL_ENV"] = str(venv)
         env["PYTHONUNBUFFERED"] = "1"
-        env["MVI_SERVICE_DB_URL"] = self.layout.monitoring_url(row.name, row.version)
-        env["MVI_SERVICE_DB_TABLE_LIMIT"] = self.settings.service_db_table_limit
+        # the project's .s2i/environment may choose its own monitoring store, not its identity
+        env.update(
+            ServiceSettings.environ(
+                service_db_url=self.layout.monitoring_url(row.name, row.version),
+                service_db_table_limit=self.settings.service_db_table_limit,
+            )
+        )
         env.update({k: v for k, v in row.environment.items() if k != APP_FILE_VARIABLE})
         env.update(
-            MVI_SERVICE_NAME=row.name,
-            MVI_SERVICE_VERSION=row.version,
-            MVI_SERVICE_ROOT_PATH=f"/services/{row.key}",
-            MVI_HOST="127.0.0.1",
-            MVI_PORT=str(row.port),
-            MVI_MANAGER_URL=self.manager_url,
-            MVI_MANAGER_HOSTNAME=self.hostname,
+            ServiceSettings.environ(
+                service_name=row.name,
+                service_version=row.version,
+                service_root_path=f"/services/{row.key}",
+                host="127.0.0.1",
+                port=row.port,
+                manager_url=self.manager_url,
+                manager_hostname=self.hostname,
+                service_access_token=row.access_token or None,
+            )
         )
-        if row.access_token:
-            env["MVI_SERVICE_ACCESS_TOKEN"] = row.access_token
         return env
 
     def spec(self, row: ServiceVersion) -> LaunchSpec:

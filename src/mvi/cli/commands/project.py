@@ -14,6 +14,7 @@ from mvi._exceptions import ProjectError
 from mvi.cli._app import app, console, err_console, fail
 from mvi.cli._template import create_project
 from mvi.project import ServiceProject
+from mvi.settings import ServiceSettings
 
 __all__ = ["init", "run", "test"]
 
@@ -76,10 +77,11 @@ def run(
         app_path = project.app_path
     except ProjectError as exc:
         fail(str(exc))
-    env = {**os.environ, **project.environment}
-    for variable, value in (("MVI_HOST", host), ("MVI_PORT", port), ("MVI_WORKERS", workers)):
-        if value is not None:
-            env[variable] = str(value)
+    env = {
+        **os.environ,
+        **project.environment,
+        **ServiceSettings.environ(host=host, port=port, workers=workers),
+    }
     err_console.print(f"Running {project.app_file} in {project.path}", style="dim", markup=False)
     _replace_process(project.path, [sys.executable, str(app_path)], env)
 
