@@ -223,6 +223,10 @@ class Service:
         self.activate()
         serve(self, workers)
 
+    def drain(self) -> None:
+        """Answer ``/~ready`` with 503 from now on: the service is stopping."""
+        self.state = "draining"
+
     def activate(self) -> None:
         """Make this the service that module-level APIs (``notify``) report to."""
         global _current

@@ -38,7 +38,8 @@ class HttpProcessServer(GracefulServer):
     """The server of one forked HTTP process: it tells the supervisor when it is ready."""
 
     def __init__(self, config: uvicorn.Config, service: Service, channel: Channel) -> None:
-        super().__init__(config, service)
+        super().__init__(config, service.drain)
+        self.service = service
         self.channel = channel
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -53,7 +54,7 @@ class HttpProcessServer(GracefulServer):
         """Stop serving: the supervisor is gone (called from the replica's thread)."""
         if not self.should_exit:
             logger.error("The supervisor is gone; this HTTP process stops")
-            self.service.state = "draining"
+            self.service.drain()
             self.should_exit = True
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -31,15 +32,18 @@ class GracefulServer(uvicorn.Server):
     """uvicorn's server, except that a handled SIGTERM/SIGINT ends the process with 0.
 
     uvicorn re-raises the signal after its graceful shutdown, which would make the exit
-    status -15 or a KeyboardInterrupt; a drained, flushed service has stopped cleanly.
+    status -15 or a KeyboardInterrupt; a drained, flushed server has stopped cleanly.
+    ``on_exit`` runs first when a signal arrives (a service starts draining there). The
+    manager's server is one too.
     """
 
-    def __init__(self, config: uvicorn.Config, service: Service) -> None:
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None = None) -> None:
         super().__init__(config)
-        self.service = service
+        self.on_exit = on_exit
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.service.state = "draining"
+        if self.on_exit is not None:
+            self.on_exit()
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
 
@@ -84,7 +88,7 @@ def serve(service: Service, workers: int | None = None) -> None:
         raise ConfigurationError(f"workers must be a whole number >= 1; got {count!r}")
     configure_logging(settings.log_level, with_pid=count > 1)
     if count == 1:
-        GracefulServer(uvicorn_config(service, settings), service).run()
+        GracefulServer(uvicorn_config(service, settings), service.drain).run()
         return
     from mvi.serving.supervisor import Supervisor
 
