@@ -6,7 +6,7 @@ values. The worker imports the module that defines the entrypoint (the service's
 runs again under the name ``__mp_main__``, so its ``if __name__ == "__main__":`` block does
 not), finds the decorated function or class by its qualified name, builds the class
 instance (the model loads here, once per worker), answers ``ready``, then serves calls one
-at a time until the socket closes. Frames are :mod:`mvi.serving.framing`'s (msgpack,
+at a time until the socket closes. Frames are :mod:`mvi.transport.framing`'s (msgpack,
 arrays as raw ``.npy`` buffers); nothing is pickled.
 
 The worker dies with its service: it asks Linux for SIGKILL when its parent dies, and a
@@ -27,7 +27,7 @@ import sys
 import types
 from typing import Any
 
-from mvi.serving.framing import (
+from mvi.transport.framing import (
     BOOT,
     CALL,
     ERROR,

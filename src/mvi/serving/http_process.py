@@ -17,9 +17,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from mvi.serving.app import RUN_JOBS
-from mvi.serving.channel import Channel, ChannelClosed
 from mvi.serving.replication import ParameterReplica
 from mvi.serving.server import GracefulServer, uvicorn_config
+from mvi.transport.channel import Channel, ChannelClosed
 
 if TYPE_CHECKING:
     import uvicorn

@@ -21,7 +21,7 @@ from typing import Any
 
 from mvi._exceptions import ParameterError
 from mvi.sdk.parameters import ParameterSet
-from mvi.serving.channel import Channel, encode_message
+from mvi.transport.channel import Channel, encode_message
 
 __all__ = ["PARAMETER", "ParameterHub", "ParameterReplica", "parameter_message"]
 

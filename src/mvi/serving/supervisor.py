@@ -59,10 +59,10 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.multiprocess import mark_process_dead
 
 from mvi._exceptions import ConfigurationError, ServingError
-from mvi.serving.channel import Channel, ChannelClosed, MalformedMessage
 from mvi.serving.http_process import READY, flush_output, serve_http_process
 from mvi.serving.metrics import MULTIPROCESS_DIR_VARIABLE
 from mvi.serving.replication import PARAMETER, ParameterHub
+from mvi.transport.channel import Channel, ChannelClosed, MalformedMessage
 
 if TYPE_CHECKING:
     from mvi.sdk.service import Service

@@ -8,7 +8,7 @@ Two wire formats, both without pickle:
   extension of type :data:`NDARRAY_EXT` (1) whose payload is that array's ``.npy`` bytes.
 
 Only numeric and boolean dtypes travel (kinds ``b i u f c``): object arrays would need
-pickle and are refused. (Worker processes use :mod:`mvi.serving.framing`, which sends
+pickle and are refused. (Worker processes use :mod:`mvi.transport.framing`, which sends
 arrays beside the msgpack value instead of inside it.)
 """
 

@@ -11,7 +11,7 @@ worker later. The price: the entrypoint must be importable (a module-level funct
 class, which :class:`~mvi.sdk.entrypoint.Entrypoint` checks at decoration time).
 
 Each worker is connected by a UNIX socket pair; calls and answers are
-:mod:`mvi.serving.framing` frames (msgpack, arrays as raw buffers beside it, never
+:mod:`mvi.transport.framing` frames (msgpack, arrays as raw buffers beside it, never
 pickle). A worker runs one batch (or call) at a time. When a worker dies (SIGKILL, a
 crash in native code), its socket closes at once: the calls it was running fail with 503
 and ``Retry-After``, and a new worker starts (after a backoff if workers keep dying
@@ -33,9 +33,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mvi._exceptions import ConfigurationError
-from mvi.serving import framing
 from mvi.serving.failures import CallFailed, Overloaded
 from mvi.serving.metrics import MULTIPROCESS_DIR_VARIABLE
+from mvi.transport import framing
 
 if TYPE_CHECKING:
     from mvi.sdk.entrypoint import Entrypoint

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from mvi.sdk.parameters import Parameter, ParameterSet
-from mvi.serving.channel import Channel, MessageDecoder
 from mvi.serving.replication import ParameterHub, ParameterReplica, parameter_message
+from mvi.transport.channel import Channel, MessageDecoder
 
 DEFINITIONS: dict[str, Any] = {
     "threshold": 0.5,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mvi.serving.framing import (
+from mvi.transport.framing import (
     FrameAssembler,
     FrameError,
     decode_frame,

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from mvi.serving.channel import (
+from mvi.transport.channel import (
     Channel,
     ChannelClosed,
     MalformedMessage,
@@ -55,7 +55,7 @@ def test_frame_over_the_limit_is_refused_before_it_is_buffered() -> None:
 
 
 def test_message_over_the_limit_is_not_sent() -> None:
-    from mvi.serving import channel
+    from mvi.transport import channel
 
     with pytest.raises(MalformedMessage, match="over the"):
         encode_message({"value": "x" * (channel.MAX_MESSAGE_BYTES + 1)})
