@@ -17,9 +17,9 @@ from mvi._exceptions import (
     UnknownVariable,
 )
 from mvi._version import __version__
-from mvi.sdk import Service
+from mvi.serving.service import Service, default_service
 
-service = Service()
+service = default_service()
 """The default service of this process."""
 
 __all__ = [

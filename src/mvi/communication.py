@@ -139,7 +139,7 @@ def notify(
     logger.log(_LOG_LEVELS.get(level, logging.CRITICAL), "%s: %s", level.name, msg)
     record = {"severity": level.name, "message": str(msg)}
 
-    from mvi.sdk.service import current_service
+    from mvi.serving.service import current_service
 
     current_service().store(notification=orjson.dumps(record).decode())
     if not get_mvi_manager_url():

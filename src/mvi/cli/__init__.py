@@ -6,6 +6,13 @@ importing this package imports them all.
 
 from __future__ import annotations
 
-from mvi.cli._app import app, main
+from mvi.cli._app import app
 
 __all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``mvi`` console script."""
+    import mvi.cli.commands  # noqa: F401  (registers every command)
+
+    app()

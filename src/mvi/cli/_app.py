@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from mvi._version import __version__
 
-__all__ = ["app", "console", "err_console", "fail", "main"]
+__all__ = ["app", "console", "err_console", "fail"]
 
 app = typer.Typer(
     name="mvi",
@@ -45,10 +45,3 @@ def _root(
     ] = False,
 ) -> None:
     """Turn typed Python functions into services, and run many of them."""
-
-
-def main() -> None:
-    """Entry point of the ``mvi`` console script."""
-    import mvi.cli.commands  # noqa: F401  (registers every command)
-
-    app()

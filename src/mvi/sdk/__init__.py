@@ -1,5 +1,9 @@
-"""The service author's API: :class:`Service` and its parts."""
+"""What a service author declares, without I/O: entrypoints, parameters, schedules.
 
-from mvi.sdk.service import Service
+The runtime :class:`mvi.Service` builds on :class:`ServiceDefinition`; nothing here
+imports :mod:`mvi.serving` or :mod:`mvi.manager`.
+"""
 
-__all__ = ["Service"]
+from mvi.sdk.definition import ServiceDefinition
+
+__all__ = ["ServiceDefinition"]

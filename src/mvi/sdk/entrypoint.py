@@ -97,7 +97,7 @@ class ServingOptions:
     """A protobuf message class the request JSON must fit (400 naming the field if not)."""
     execution: str = "auto"
     """Where a plain ``def`` (or each batch of one) runs in the service process: ``auto``,
-    ``inline`` or ``thread`` (see :mod:`mvi.serving.execution`)."""
+    ``inline`` or ``thread`` (see :mod:`mvi.serving.engine.execution`)."""
     batch_size: int | None = None
     """Batch calls: the function takes a list per parameter and returns a list."""
     batch_wait: float | None = None

@@ -3,7 +3,7 @@
 A service served by several HTTP processes keeps one copy of its parameters in each. An
 update made in one process is handed to the *publisher* (:meth:`ParameterSet.publish_to`)
 as the JSON of the new value; the other processes take it with :meth:`ParameterSet.apply`.
-How it travels between them is :mod:`mvi.serving.replication`'s business.
+How it travels between them is :mod:`mvi.serving.processes.replication`'s business.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from mvi.monitoring import MonitoringStore
     from mvi.monitoring.selection import Selection
     from mvi.sdk.entrypoint import Entrypoint
-    from mvi.sdk.service import Service
+    from mvi.serving.service import Service
 
 __all__ = ["RUN_JOBS", "ServiceApp", "build_fastapi"]
 
@@ -277,7 +277,7 @@ def build_fastapi(service: Service) -> FastAPI:
         service.state = "starting"
         service.activate()
         # With several HTTP processes, only one of them runs the periodic jobs (see
-        # mvi.serving.supervisor); it sets this flag on the others.
+        # mvi.serving.processes.supervisor); it sets this flag on the others.
         jobs = service.jobs if getattr(app.state, RUN_JOBS, True) else []
         # entrypoints first: class instances, worker processes, caches (startup fails if not)
         for endpoint in list(service.endpoints.values()):

@@ -4,7 +4,7 @@ JSON is validated straight from the body's bytes by pydantic-core and answers ar
 once (orjson, or pydantic-core for typed answers). Entrypoints with
 :data:`mvi.data_types.NDArray` parameters or answers also take and give binary bodies
 (:mod:`mvi.serving.tensor`), chosen by ``Content-Type`` and ``Accept``. Every refusal is a
-:class:`~mvi.serving.failures.CallFailed` with the status and message the caller gets.
+:class:`~mvi.serving.engine.failures.CallFailed` with the status and message the caller gets.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import orjson
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ValidationError
 
-from mvi._exceptions import InvalidRequest
+from mvi._exceptions import CallFailed, InvalidRequest
 from mvi.data_types import NDArray
-from mvi.serving.failures import CallFailed, internal_error
+from mvi.serving.engine.failures import internal_error
 from mvi.serving.http import JSON, media_type, preferred
 
 if TYPE_CHECKING:
@@ -119,7 +119,8 @@ class EntrypointCodec:
             raise CallFailed(422, validation_errors(exc)) from None
 
     def _decode_binary(self, raw: bytes, kind: str) -> BaseModel:
-        from mvi.serving.tensor import BadTensor, decode_npy, unpack
+        from mvi._exceptions import BadTensor
+        from mvi.serving.tensor import decode_npy, unpack
 
         try:
             if kind == NPY_TYPE:

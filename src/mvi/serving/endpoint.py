@@ -11,9 +11,9 @@ Where a call runs:
 
 - an async function, unbatched, in this process: awaited on the event loop;
 - a plain ``def``, unbatched, in this process: inline or in a thread
-  (:mod:`mvi.serving.execution`);
+  (:mod:`mvi.serving.engine.execution`);
 - batched or in worker processes: through the entrypoint's waiting line
-  (:mod:`mvi.serving.dispatcher`).
+  (:mod:`mvi.serving.engine.dispatcher`).
 
 Every call has the entrypoint's ``timeout`` from its arrival: past it the caller gets 504
 and the call is cancelled (an async function), skipped (not started yet) or its result
@@ -35,8 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
-from mvi.serving.admission import Admission
-from mvi.serving.batching import BatchPolicy
+from mvi._exceptions import BodyTooLarge, CallFailed, ClientDisconnected, Overloaded
 from mvi.serving.cache import AnswerStore, MemoryStore, RedisStore, cache_key
 from mvi.serving.codec import (
     JSON_TYPE,
@@ -45,14 +44,14 @@ from mvi.serving.codec import (
     encode_json,
     validation_errors,
 )
-from mvi.serving.deadlines import Deadlines
-from mvi.serving.dispatcher import Dispatcher, Job, LocalBackend
-from mvi.serving.execution import ExecutionPolicy
-from mvi.serving.failures import CallFailed, Overloaded, failure
+from mvi.serving.engine.admission import Admission
+from mvi.serving.engine.batching import BatchPolicy
+from mvi.serving.engine.deadlines import Deadlines
+from mvi.serving.engine.dispatcher import Dispatcher, Job, LocalBackend
+from mvi.serving.engine.execution import ExecutionPolicy
+from mvi.serving.engine.failures import failure
 from mvi.serving.http import (
     JSON,
-    BodyTooLarge,
-    ClientDisconnected,
     json_body,
     read_body,
     request_headers,
@@ -61,8 +60,8 @@ from mvi.serving.http import (
 
 if TYPE_CHECKING:
     from mvi.sdk.entrypoint import Entrypoint
-    from mvi.sdk.service import Service
-    from mvi.serving.workers import WorkerPool
+    from mvi.serving.pool.pool import WorkerPool
+    from mvi.serving.service import Service
 
 __all__ = ["EntrypointEndpoint", "encode_json", "validation_errors"]
 
@@ -162,7 +161,7 @@ class EntrypointEndpoint:
         entrypoint, options, settings = self.entrypoint, self.options, self.service.settings
         loop = asyncio.get_running_loop()
         if options.workers:
-            from mvi.serving.workers import WorkerPool
+            from mvi.serving.pool.pool import WorkerPool
 
             self.pool = WorkerPool(
                 entrypoint,

@@ -12,8 +12,6 @@ from mvi._exceptions import BodyTooLarge, ClientDisconnected
 
 __all__ = [
     "JSON",
-    "BodyTooLarge",
-    "ClientDisconnected",
     "RequestHeaders",
     "json_body",
     "media_type",

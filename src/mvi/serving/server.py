@@ -1,8 +1,9 @@
-"""Serving a service with uvicorn, with a graceful stop on SIGTERM and SIGINT.
+"""uvicorn, configured for a service, with a graceful stop on SIGTERM and SIGINT.
 
-One HTTP process (``MVI_WORKERS=1``, the default) serves in this process. Several are
-started and watched by :class:`mvi.serving.supervisor.Supervisor`; each of them runs the
-same :class:`GracefulServer` on its own socket.
+``Service.run()`` serves one HTTP process (``MVI_WORKERS=1``, the default) right here;
+several are started and watched by
+:class:`~mvi.serving.processes.supervisor.ProcessSupervisor`, each running the same
+:class:`GracefulServer` on its own socket. The manager serves with :class:`GracefulServer` too.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from mvi._exceptions import ConfigurationError
 from mvi.serving.app import ServiceApp
 
 if TYPE_CHECKING:
-    from mvi.sdk.service import Service
+    from mvi.serving.service import Service
     from mvi.settings import Settings
 
-__all__ = ["LOG_FORMAT", "GracefulServer", "configure_logging", "serve", "uvicorn_config"]
+__all__ = ["LOG_FORMAT", "GracefulServer", "configure_logging", "uvicorn_config"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 _MULTIPROCESS_LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] [pid %(process)d] %(message)s"
@@ -74,22 +74,3 @@ def uvicorn_config(service: Service, settings: Settings, **overrides: Any) -> uv
         **overrides,
     }
     return uvicorn.Config(ServiceApp(service, service.app), **options)
-
-
-def serve(service: Service, workers: int | None = None) -> None:
-    """Serve ``service`` on ``MVI_HOST``:``MVI_PORT`` until a signal stops it.
-
-    ``workers`` HTTP processes share the port (default ``MVI_WORKERS``); with one, the
-    service is served right here, in this process.
-    """
-    settings = service.settings
-    count = settings.workers if workers is None else workers
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ConfigurationError(f"workers must be a whole number >= 1; got {count!r}")
-    configure_logging(settings.log_level, with_pid=count > 1)
-    if count == 1:
-        GracefulServer(uvicorn_config(service, settings), service.drain).run()
-        return
-    from mvi.serving.supervisor import Supervisor
-
-    Supervisor(service, count).run()

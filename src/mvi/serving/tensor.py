@@ -35,7 +35,6 @@ __all__ = [
     "MSGPACK",
     "NDARRAY_EXT",
     "NPY",
-    "BadTensor",
     "decode_npy",
     "encode_npy",
     "pack",

@@ -21,8 +21,6 @@ from mvi._exceptions import ChannelClosed, MalformedMessage
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "Channel",
-    "ChannelClosed",
-    "MalformedMessage",
     "MessageDecoder",
     "encode_message",
 ]

@@ -48,7 +48,6 @@ __all__ = [
     "READY",
     "RESULT",
     "FrameAssembler",
-    "FrameError",
     "decode_frame",
     "encode_frame",
     "read_frame",

@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from tests.conftest import free_port
 
-import mvi.sdk.service
+import mvi.serving.service
 from mvi import ManagerNotConfigured, Service, ServiceCallError
 from mvi.communication import Severity, call_service, notify
 from mvi.settings import Settings, reload_settings
@@ -96,11 +96,11 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.Monk
     monkeypatch.setenv("MVI_SERVICE_VERSION", "1.2.3")
     reload_settings()
     service = Service(Settings(service_db_url=f"sqlite:///{tmp_path / 'monitoring.db'}"))
-    previous = mvi.sdk.service._current
+    previous = mvi.serving.service._current
     service.activate()
     yield monkeypatch
     service.close()
-    mvi.sdk.service._current = previous
+    mvi.serving.service._current = previous
     monkeypatch.undo()
     reload_settings()
 
@@ -112,7 +112,7 @@ def _configure(env: pytest.MonkeyPatch, manager: FakeManager, token: str = "tok-
 
 
 def _stored_notifications() -> list[dict[str, Any]]:
-    service = mvi.sdk.service.current_service()
+    service = mvi.serving.service.current_service()
     values = service.monitoring.query(None, None, ["notification"])["notification"]["value"]
     return [orjson.loads(v) for v in values]
 
@@ -189,7 +189,7 @@ def test_notify_refuses_bad_arguments_and_stores_nothing(
 ) -> None:
     with pytest.raises(error):
         notify("x", **kwargs)
-    service = mvi.sdk.service.current_service()
+    service = mvi.serving.service.current_service()
     with pytest.raises(KeyError):
         service.monitoring.query(None, None, ["notification"])
 

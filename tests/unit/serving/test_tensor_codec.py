@@ -9,7 +9,8 @@ import msgpack
 import numpy as np
 import pytest
 
-from mvi.serving.tensor import NDARRAY_EXT, BadTensor, decode_npy, encode_npy, pack, unpack
+from mvi._exceptions import BadTensor
+from mvi.serving.tensor import NDARRAY_EXT, decode_npy, encode_npy, pack, unpack
 
 
 def numpy_save(array: np.ndarray[Any, Any]) -> bytes:

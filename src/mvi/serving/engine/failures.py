@@ -15,9 +15,9 @@ import uuid
 
 from starlette.exceptions import HTTPException
 
-from mvi._exceptions import CallFailed, InvalidRequest, Overloaded
+from mvi._exceptions import CallFailed, InvalidRequest
 
-__all__ = ["CallFailed", "Overloaded", "failure", "internal_error"]
+__all__ = ["failure", "internal_error"]
 
 logger = logging.getLogger("mvi.entrypoint")
 

@@ -18,7 +18,7 @@
   stays reserved while a process restarts. Elsewhere the processes share one listening
   socket made by the supervisor.
 - **Supervision.** A process that dies is started again, after 0.1 s, doubling up to 10 s
-  while it keeps dying within 10 s of its start (:class:`RestartPolicy`). When a process
+  while it keeps dying within 10 s of its start (:class:`ProcessRestartPolicy`). When a process
   fails five times in a row before it is ready, the service stops with
   :class:`mvi._exceptions.ServingError`.
 - **Graceful stop.** SIGTERM or SIGINT to the supervisor sends SIGTERM to every process:
@@ -26,7 +26,7 @@
   and exits. The supervisor waits (``MVI_GRACEFUL_TIMEOUT`` plus 10 s, then SIGKILL) and
   returns, so ``python service.py`` exits with 0. An HTTP process whose supervisor is
   gone (its channel closes) stops by itself.
-- **Parameters.** The supervisor is the hub of :mod:`mvi.serving.replication`: an update
+- **Parameters.** The supervisor is the hub of :mod:`mvi.serving.processes.replication`: an update
   made in any process reaches all of them within milliseconds.
 - **Periodic jobs** run in the process of slot 0 only (and in its replacement).
 - **Metrics.** Each run gets a fresh directory for prometheus-client's multiprocess files
@@ -58,16 +58,16 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.multiprocess import mark_process_dead
 
-from mvi._exceptions import ConfigurationError, ServingError
-from mvi.serving.http_process import READY, flush_output, serve_http_process
+from mvi._exceptions import ChannelClosed, ConfigurationError, MalformedMessage, ServingError
 from mvi.serving.metrics import MULTIPROCESS_DIR_VARIABLE
-from mvi.serving.replication import PARAMETER, ParameterHub
-from mvi.transport.channel import Channel, ChannelClosed, MalformedMessage
+from mvi.serving.processes.http_process import READY, flush_output, serve_http_process
+from mvi.serving.processes.replication import PARAMETER, ParameterHub
+from mvi.transport.channel import Channel
 
 if TYPE_CHECKING:
-    from mvi.sdk.service import Service
+    from mvi.serving.service import Service
 
-__all__ = ["RestartPolicy", "Slot", "Supervisor", "stale_metrics_dirs"]
+__all__ = ["ProcessRestartPolicy", "ProcessSupervisor", "Slot", "stale_metrics_dirs"]
 
 logger = logging.getLogger("mvi.supervisor")
 
@@ -101,7 +101,7 @@ def _alive(pid: int) -> bool:
 
 
 @dataclass(frozen=True)
-class RestartPolicy:
+class ProcessRestartPolicy:
     """When to start a dead HTTP process again, and when to give up on the service."""
 
     first_delay: float = 0.1
@@ -150,15 +150,17 @@ def _bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     return sock
 
 
-class Supervisor:
+class ProcessSupervisor:
     """Starts ``workers`` HTTP processes for ``service``, keeps them running, stops them."""
 
-    def __init__(self, service: Service, workers: int, policy: RestartPolicy | None = None) -> None:
+    def __init__(
+        self, service: Service, workers: int, policy: ProcessRestartPolicy | None = None
+    ) -> None:
         if workers < 2:
             raise ConfigurationError(f"A supervisor runs 2 or more HTTP processes; got {workers}")
         self.service = service
         self.settings = service.settings
-        self.policy = policy or RestartPolicy()
+        self.policy = policy or ProcessRestartPolicy()
         self.slots = [Slot(i) for i in range(workers)]
         self.hub = ParameterHub(service.parameters)
         self.port = self.settings.port

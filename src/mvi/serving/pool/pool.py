@@ -1,6 +1,6 @@
 """Worker processes of one entrypoint, seen from the service process.
 
-How a worker gets the function: it is a fresh ``python -m mvi.serving._worker`` process
+How a worker gets the function: it is a fresh ``python -m mvi.serving.pool.worker`` process
 (not a fork), that imports the module defining the entrypoint, the service's script run
 again as ``__mp_main__`` when that is where it lives, exactly as multiprocessing's "spawn"
 does. Forking the running service instead would copy an event loop, its threads (thread
@@ -32,8 +32,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mvi._exceptions import ConfigurationError
-from mvi.serving.failures import CallFailed, Overloaded
+from mvi._exceptions import CallFailed, ConfigurationError, Overloaded
 from mvi.serving.metrics import MULTIPROCESS_DIR_VARIABLE
 from mvi.transport import framing
 
@@ -49,10 +48,10 @@ _BACKOFF = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _STOP_GRACE = 5.0
 
 
-class _Connection(asyncio.BufferedProtocol):
+class _WorkerConnection(asyncio.BufferedProtocol):
     """The service's end of one worker's socket (frames read straight into place)."""
 
-    def __init__(self, worker: _Worker) -> None:
+    def __init__(self, worker: _WorkerHandle) -> None:
         self.worker = worker
         self.assembler = framing.FrameAssembler()
         self.transport: asyncio.Transport | None = None
@@ -75,14 +74,14 @@ class _Connection(asyncio.BufferedProtocol):
         self.worker.lost()
 
 
-class _Worker:
+class _WorkerHandle:
     """One worker process and its in-flight call."""
 
     def __init__(self, pool: WorkerPool, index: int) -> None:
         self.pool = pool
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
-        self.connection: _Connection | None = None
+        self.connection: _WorkerConnection | None = None
         self.ready = False
         self.busy = False
         self.calls: dict[int, asyncio.Future[list[Any]]] = {}
@@ -101,7 +100,7 @@ class _Worker:
             env = dict(os.environ)
             env.pop(MULTIPROCESS_DIR_VARIABLE, None)  # workers report no HTTP metrics
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mvi.serving._worker", str(theirs.fileno())],
+                [sys.executable, "-m", "mvi.serving.pool.worker", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=sys.stderr.fileno(),
@@ -112,7 +111,7 @@ class _Worker:
         finally:
             theirs.close()
         self.started = loop.create_future()
-        connection = self.connection = _Connection(self)
+        connection = self.connection = _WorkerConnection(self)
         await loop.create_unix_connection(lambda: connection, sock=ours)
         self.send([framing.BOOT, self.pool.boot_info()])
 
@@ -218,7 +217,7 @@ class WorkerPool:
         self.on_ready = on_ready
         self.on_restart = on_restart
         self.retry_after = retry_after
-        self.workers = [_Worker(self, i) for i in range(size)]
+        self.workers = [_WorkerHandle(self, i) for i in range(size)]
         self._ids = itertools.count()
         self.closing = False
         self._failures = [0] * size
@@ -294,11 +293,11 @@ class WorkerPool:
                 return results
         raise Overloaded("No worker process is free; retry", self.retry_after())
 
-    def worker_ready(self, worker: _Worker) -> None:
+    def worker_ready(self, worker: _WorkerHandle) -> None:
         self._failures[worker.index] = 0
         self.on_ready()
 
-    def worker_lost(self, worker: _Worker) -> None:
+    def worker_lost(self, worker: _WorkerHandle) -> None:
         if self.closing:
             return
         attempt = self._failures[worker.index]
@@ -316,13 +315,13 @@ class WorkerPool:
             self._restarts.add(task)
             task.add_done_callback(self._restarts.discard)
 
-    async def _restart(self, old: _Worker, delay: float) -> None:
+    async def _restart(self, old: _WorkerHandle, delay: float) -> None:
         await old.reap(_STOP_GRACE)
         if delay:
             await asyncio.sleep(delay)
         if self.closing:
             return
-        new = _Worker(self, old.index)
+        new = _WorkerHandle(self, old.index)
         self.workers[old.index] = new
         self.on_restart()
         try:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from mvi import InvalidRequest
-from mvi.serving.admission import Admission
-from mvi.serving.batching import BatchPolicy
-from mvi.serving.dispatcher import Dispatcher, Job, LocalBackend
-from mvi.serving.failures import CallFailed
+from mvi._exceptions import CallFailed
+from mvi.serving.engine.admission import Admission
+from mvi.serving.engine.batching import BatchPolicy
+from mvi.serving.engine.dispatcher import Dispatcher, Job, LocalBackend
 
 
 def make(func: Any, batch_size: int = 8, wait: float = 0.001) -> tuple[Dispatcher, list[int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mvi.serving.batching import BatchPolicy, Flush, Wait
+from mvi.serving.engine.batching import BatchPolicy, Flush, Wait
 
 
 def test_idle_model_takes_a_lone_call_at_once() -> None:

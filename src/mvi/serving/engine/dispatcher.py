@@ -1,9 +1,9 @@
 """The waiting line of one entrypoint, on the event loop: calls in, batches out.
 
-Calls wait in arrival order; :class:`~mvi.serving.batching.BatchPolicy` says when a batch
+Calls wait in arrival order; :class:`~mvi.serving.engine.batching.BatchPolicy` says when a batch
 leaves and how big it is, and a :class:`Backend` runs it: :class:`LocalBackend` in the
 service process (one batch at a time; a sync function in a thread of its own), or a
-:class:`~mvi.serving.workers.WorkerPool` (one batch per worker process). A call whose
+:class:`~mvi.serving.pool.pool.WorkerPool` (one batch per worker process). A call whose
 caller gave up (timeout, disconnect) has its future cancelled and is skipped when its
 turn comes. The results of a batch go back to the futures in the order the calls were
 given, so answers never mix; a failed batch fails every call in it, and only those.
@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mvi.serving.admission import Admission
-from mvi.serving.batching import BatchPolicy, Flush
-from mvi.serving.execution import ExecutionPolicy
-from mvi.serving.failures import CallFailed, failure, internal_error
+from mvi._exceptions import CallFailed
+from mvi.serving.engine.admission import Admission
+from mvi.serving.engine.batching import BatchPolicy, Flush
+from mvi.serving.engine.execution import ExecutionPolicy
+from mvi.serving.engine.failures import failure, internal_error
 
 __all__ = ["Backend", "Dispatcher", "Job", "LocalBackend", "call_batch"]
 
@@ -87,7 +88,7 @@ def _timed_batch(
 
 class LocalBackend:
     """Runs batches in the service process, one at a time: an async function on the
-    event loop, a sync one where ``execution`` says (:mod:`mvi.serving.execution`: in a
+    event loop, a sync one where ``execution`` says (:mod:`mvi.serving.engine.execution`: in a
     thread of its own, or inline on the loop once its batches have proved cheap)."""
 
     slots = 1

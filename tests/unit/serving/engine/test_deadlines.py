@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mvi.serving.deadlines import Deadlines
+from mvi.serving.engine.deadlines import Deadlines
 
 
 def test_calls_expire_in_arrival_order_at_their_deadline() -> None:

@@ -1,4 +1,4 @@
-"""The main program of an entrypoint's worker process (``python -m mvi.serving._worker FD``).
+"""The main program of an entrypoint's worker process (``python -m mvi.serving.pool.worker FD``).
 
 The service process starts it with one end of a UNIX socket pair as file descriptor FD
 and sends a boot frame: where to import the entrypoint from, and the service's parameter
@@ -27,6 +27,7 @@ import sys
 import types
 from typing import Any
 
+from mvi.sdk.definition import ServiceDefinition
 from mvi.transport.framing import (
     BOOT,
     CALL,
@@ -99,28 +100,13 @@ def _find(info: dict[str, Any]) -> Any:
     return entrypoint
 
 
-def _owners(entrypoint: Any) -> list[Any]:
-    """The services that hold ``entrypoint`` (their parameters follow the service's)."""
-    import mvi
-    from mvi.sdk.service import Service
-
-    module = sys.modules.get(entrypoint.func.__module__)
-    candidates = [mvi.service, *vars(module).values()] if module is not None else [mvi.service]
-    owners: list[Any] = []
-    for value in candidates:
-        held = isinstance(value, Service) and value.entrypoints.get(entrypoint.name) is entrypoint
-        if held and all(value is not owner for owner in owners):
-            owners.append(value)
-    return owners
-
-
-class _Worker:
+class _WorkerLoop:
     """Serves calls from the service process over ``sock``."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.owners: list[Any] = []
+        self.owners: list[ServiceDefinition] = []
 
     def send(self, frame: list[Any]) -> None:
         send_frame(self.sock, encode_frame(frame))
@@ -138,7 +124,7 @@ class _Worker:
         _die_with_parent(info["parent"])
         try:
             entrypoint = _find(info)
-            self.owners = _owners(entrypoint)
+            self.owners = ServiceDefinition.holding(entrypoint)
             self.apply_parameters(info.get("parameters") or {})
             func = entrypoint.load()
         except BaseException as exc:
@@ -166,8 +152,9 @@ class _Worker:
         self, entrypoint: Any, func: Any, batched: bool, call_id: int, items: list[Any]
     ) -> list[bytes | memoryview]:
         """The encoded answer frame to one call frame."""
-        from mvi.serving.dispatcher import batch_results, call_batch
-        from mvi.serving.failures import CallFailed, failure, internal_error
+        from mvi._exceptions import CallFailed
+        from mvi.serving.engine.dispatcher import batch_results, call_batch
+        from mvi.serving.engine.failures import failure, internal_error
 
         name = entrypoint.name
         try:
@@ -222,14 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        _Worker(sock).serve()
+        _WorkerLoop(sock).serve()
     except (BrokenPipeError, ConnectionResetError):
         pass
     finally:
-        sock.close()
-        import mvi
-
-        mvi.service.close()  # flush what the function stored for monitoring
+        sock.close()  # what the function stored for monitoring is flushed at exit
 
 
 if __name__ == "__main__":

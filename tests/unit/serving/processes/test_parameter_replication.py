@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mvi.sdk.parameters import Parameter, ParameterSet
-from mvi.serving.replication import ParameterHub, ParameterReplica, parameter_message
+from mvi.serving.processes.replication import ParameterHub, ParameterReplica, parameter_message
 from mvi.transport.channel import Channel, MessageDecoder
 
 DEFINITIONS: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mvi.serving.admission import Admission
+from mvi.serving.engine.admission import Admission
 
 
 def test_line_admits_up_to_max_queue_then_refuses() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mvi.serving.execution import ExecutionPolicy
+from mvi.serving.engine.execution import ExecutionPolicy
 
 
 def test_cheap_function_moves_inline_after_a_streak_of_fast_calls() -> None:

@@ -7,11 +7,16 @@ from pathlib import Path
 import pytest
 
 from mvi._exceptions import ConfigurationError
-from mvi.sdk.service import Service
-from mvi.serving.server import serve
-from mvi.serving.supervisor import RestartPolicy, Supervisor, stale_metrics_dirs
+from mvi.serving.processes.supervisor import (
+    ProcessRestartPolicy,
+    ProcessSupervisor,
+    stale_metrics_dirs,
+)
+from mvi.serving.service import Service
 
-POLICY = RestartPolicy(first_delay=0.1, max_delay=10.0, stable_after=10.0, max_start_failures=5)
+POLICY = ProcessRestartPolicy(
+    first_delay=0.1, max_delay=10.0, stable_after=10.0, max_start_failures=5
+)
 
 
 @pytest.mark.parametrize("failures", [0, 3, 20])
@@ -47,12 +52,12 @@ def test_a_start_after_young_deaths_of_a_ready_process_can_still_give_up() -> No
 @pytest.mark.parametrize("workers", [0, -1, 1.5, "2", True])
 def test_serve_refuses_a_bad_number_of_processes(workers: object) -> None:
     with pytest.raises(ConfigurationError, match="workers must be a whole number >= 1"):
-        serve(Service(), workers)  # type: ignore[arg-type]
+        Service().run(workers)  # type: ignore[arg-type]
 
 
 def test_supervisor_needs_at_least_two_processes() -> None:
     with pytest.raises(ConfigurationError, match="2 or more"):
-        Supervisor(Service(), 1)
+        ProcessSupervisor(Service(), 1)
 
 
 def test_metrics_dirs_of_dead_supervisors_are_found_and_others_kept(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ process. With calls waiting and a slot free, a batch of up to ``batch_size`` cal
 3. otherwise when the oldest call has waited ``batch_wait`` seconds.
 
 Unbatched calls are batches of one with no wait. :class:`BatchPolicy` answers "what now?"
-from counts and times it is given; :mod:`mvi.serving.dispatcher` drives it on the event loop.
+from counts and times it is given; :mod:`mvi.serving.engine.dispatcher` drives it on the event loop.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The process switches its metrics to the run's multiprocess directory, serves wit
 on the socket the supervisor prepared, tells the supervisor when it is ready, publishes
 and applies parameter updates through its channel, runs the periodic jobs if it is in
 slot 0, and stops by itself if the supervisor disappears. See
-:mod:`mvi.serving.supervisor` for the whole design.
+:mod:`mvi.serving.processes.supervisor` for the whole design.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ import socket
 import sys
 from typing import TYPE_CHECKING
 
+from mvi._exceptions import ChannelClosed
 from mvi.serving.app import RUN_JOBS
-from mvi.serving.replication import ParameterReplica
+from mvi.serving.processes.replication import ParameterReplica
 from mvi.serving.server import GracefulServer, uvicorn_config
-from mvi.transport.channel import Channel, ChannelClosed
+from mvi.transport.channel import Channel
 
 if TYPE_CHECKING:
     import uvicorn
 
-    from mvi.sdk.service import Service
+    from mvi.serving.service import Service
 
 __all__ = ["READY", "HttpProcessServer", "flush_output", "serve_http_process"]
 
