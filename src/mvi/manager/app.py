@@ -6,7 +6,7 @@ registry with the processes it finds; at stop it stops the services (or leaves t
 next manager) and releases everything. ``/services/...`` goes straight to the gateway,
 everything else to FastAPI.
 
-Every request first passes the :class:`~mvi.manager.guard.Guard` (a valid token, unless the
+Every request first passes the :class:`~mvi.manager.auth.guard.Guard` (a valid token, unless the
 manager runs with ``--no-auth``). At its first start the manager makes its signing secret
 and the ``admin`` user, whose random password it prints once on stderr (never to the log),
 unless ``MVI_ADMIN_PASSWORD`` gives it.
@@ -41,17 +41,20 @@ from mvi._exceptions import (
 from mvi._version import __version__
 from mvi.manager import migrations
 from mvi.manager.api import api_router
-from mvi.manager.auth import LoginLimiter
-from mvi.manager.credentials import ADMIN, Authority, load_or_create_secret
-from mvi.manager.fleet import Fleet
-from mvi.manager.gateway import PREFIX, Gateway, RoutingTable
-from mvi.manager.guard import Guard, challenge
+from mvi.manager.auth.credentials import ADMIN, Authority, load_or_create_secret
+from mvi.manager.auth.guard import Guard, challenge
+from mvi.manager.auth.login_limiter import LoginLimiter
+from mvi.manager.fleet.operations import Fleet
+from mvi.manager.gateway.proxy import Gateway
+from mvi.manager.gateway.routing import PREFIX, RoutingTable
 from mvi.manager.layout import DataDir
-from mvi.manager.lifecycle import Status
-from mvi.manager.mailer import Mailer, SmtpConfig
-from mvi.manager.notifications import CrashLoopDetector, NotificationStore, Notifier
+from mvi.manager.notifications.mailer import Mailer, SmtpConfig
+from mvi.manager.notifications.notifier import Notifier
+from mvi.manager.notifications.rules import CrashLoopDetector
+from mvi.manager.notifications.store import NotificationStore
 from mvi.manager.registry import Registry, create_registry_engine
-from mvi.manager.supervisor import StatusEvent
+from mvi.manager.supervision.states import Status
+from mvi.manager.supervision.supervisor import StatusEvent
 from mvi.settings import Settings, get_settings
 
 __all__ = ["DataDirLock", "ManagerApp", "create_app", "manager_url"]

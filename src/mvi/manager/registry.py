@@ -95,7 +95,7 @@ class ServiceVersion(Base):
     version: Mapped[str] = mapped_column(String(64))
     is_main: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16))
-    """One of :class:`mvi.manager.lifecycle.Status`."""
+    """One of :class:`mvi.manager.supervision.states.Status`."""
     status_since: Mapped[datetime] = mapped_column(UTCDateTime())
     desired: Mapped[str] = mapped_column(String(16), default="running")
     """``running`` or ``stopped``: what the operator asked for (reconciled at start)."""

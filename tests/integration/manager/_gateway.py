@@ -9,8 +9,8 @@ from typing import Any
 import uvicorn
 from tests.conftest import free_port
 
-from mvi.manager.gateway import Gateway
-from mvi.manager.routing import RoutingTable
+from mvi.manager.gateway.proxy import Gateway
+from mvi.manager.gateway.routing import RoutingTable
 
 
 class GatewayServer:

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from mvi._exceptions import ConfigurationError, ManagerError, NotAuthenticated
-from mvi.manager.auth import TokenKind
-from mvi.manager.credentials import ADMIN, Authority, load_or_create_secret
+from mvi.manager.auth.access import TokenKind
+from mvi.manager.auth.credentials import ADMIN, Authority, load_or_create_secret
 from mvi.manager.registry import AccessToken, Registry, User, now
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import ServiceFactory, ServiceProcess, free_port
 from tests.integration.manager._gateway import GatewayServer
 
-from mvi.manager.gateway import Route, RoutingTable
+from mvi.manager.gateway.routing import Route, RoutingTable
 
 UPSTREAM = """\
 import asyncio

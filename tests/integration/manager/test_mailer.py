@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import free_port
 from tests.smtp_server import SmtpServer
 
-from mvi.manager.mailer import Mailer, SmtpConfig, compose
+from mvi.manager.notifications.mailer import Mailer, SmtpConfig, compose
 
 
 @pytest.fixture

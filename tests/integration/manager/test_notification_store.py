@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mvi.manager.notifications import NotificationStore, Occurrence
+from mvi.manager.notifications.rules import Occurrence
+from mvi.manager.notifications.store import NotificationStore
 from mvi.manager.registry import Registry
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)

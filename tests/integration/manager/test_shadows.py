@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import ServiceFactory, ServiceProcess, launch_service, wait_for
 from tests.integration.manager._gateway import GatewayServer
 
-from mvi.manager.routing import Route, RoutingTable
-from mvi.manager.shadows import ShadowFigures
+from mvi.manager.gateway.routing import Route, RoutingTable
+from mvi.manager.gateway.shadows import ShadowFigures
 
 SERVICE = """\
 import os
@@ -222,7 +222,7 @@ def test_only_post_calls_to_the_main_are_mirrored(fleet: dict[str, ServiceProces
 
 
 def test_more_methods_are_mirrored_when_configured(fleet: dict[str, ServiceProcess]) -> None:
-    from mvi.manager.shadows import MirrorPolicy
+    from mvi.manager.gateway.shadows import MirrorPolicy
 
     policy = MirrorPolicy.of(["GET", "POST"])
     with GatewayServer(table(fleet, "2.0.0"), timeout=5, policy=policy) as server:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from tests.conftest import free_port
 
-from mvi.manager.lifecycle import RestartPolicy, Status
-from mvi.manager.process import ProcessHandle, start_time
-from mvi.manager.supervisor import LaunchSpec, StatusEvent, Supervisor
+from mvi.manager.supervision.process import ProcessHandle, start_time
+from mvi.manager.supervision.states import RestartPolicy, Status
+from mvi.manager.supervision.supervisor import LaunchSpec, StatusEvent, Supervisor
 
 SERVER = """\
 import os, signal, sys, time
@@ -239,7 +239,7 @@ def test_an_adopted_process_keeps_its_since_and_can_be_left_running(tmp_path: Pa
 
 @pytest.mark.parametrize("code", [0, 1])
 def test_exit_codes_are_described(tmp_path: Path, code: int) -> None:
-    from mvi.manager.process import describe_exit
+    from mvi.manager.supervision.process import describe_exit
 
     assert describe_exit(code) == f"exited with code {code}"
     assert describe_exit(-9) == "killed by SIGKILL"

@@ -11,8 +11,8 @@ import h11
 import pytest
 
 from mvi._exceptions import UpstreamTimeout, UpstreamUnavailable
-from mvi.manager import upstream
-from mvi.manager.upstream import UpstreamPool
+from mvi.manager.gateway import upstream
+from mvi.manager.gateway.upstream import UpstreamPool
 
 Handler = Callable[["Exchange"], Awaitable[None]]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mvi._exceptions import ArchiveTooLarge, InvalidArchive
-from mvi.manager.archive import check_member, ignore_spec, is_ignored, pack, unpack
+from mvi.manager.builds.archives import check_member, ignore_spec, is_ignored, pack, unpack
 
 MiB = 1024 * 1024
 

@@ -10,17 +10,19 @@ import jwt
 import pytest
 
 from mvi._exceptions import NotAuthenticated, PermissionDenied
-from mvi.manager.auth import (
+from mvi.manager.auth.access import (
     ANONYMOUS,
     Access,
-    Authenticator,
-    LoginLimiter,
     Principal,
-    TokenCodec,
     TokenKind,
-    TokenRecord,
     authorize,
     required_access,
+)
+from mvi.manager.auth.login_limiter import LoginLimiter
+from mvi.manager.auth.tokens import (
+    Authenticator,
+    TokenCodec,
+    TokenRecord,
     token_from_headers,
     without_credentials,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mvi.manager.builder import (
+from mvi.manager.builds.environments import (
     SdkSource,
     environment_key,
     error_lines,

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mvi.manager.lifecycle import (
-    TRANSITIONS,
-    InvalidTransition,
-    RestartPolicy,
-    Status,
-    Supervision,
-)
+from mvi._exceptions import InvalidTransition
+from mvi.manager.supervision.states import TRANSITIONS, RestartPolicy, Status, Supervision
 
 POLICY = RestartPolicy(initial=1.0, maximum=30.0, reset_after=60.0)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mvi.manager.logs import (
+from mvi.manager.supervision.logs import (
     SinceFilter,
     append_event,
     follow,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from mvi.manager.gateway import clarify_not_found
-from mvi.manager.routing import Route
+from mvi.manager.gateway.proxy import clarify_not_found
+from mvi.manager.gateway.routing import Route
 
 ROUTE = Route("hello", "1.0.0", 4001, True, "running")
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mvi.manager.mailer import compose, retry_delays
-from mvi.manager.notifications import (
+from mvi.manager.notifications.mailer import compose, retry_delays
+from mvi.manager.notifications.rules import (
     CrashLoopDetector,
     crash_loop_message,
     email_for,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mvi.manager.gateway import Route, RouteError, RoutingTable
+from mvi._exceptions import RouteError
+from mvi.manager.gateway.routing import Route, RoutingTable
 
 
 @pytest.fixture

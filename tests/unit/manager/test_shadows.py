@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from mvi.manager.shadows import (
+from mvi.manager.gateway.shadows import (
     Answer,
     Exchange,
     LatencyHistogram,

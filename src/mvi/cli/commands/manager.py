@@ -65,7 +65,7 @@ def start(
 
     from mvi.manager.app import DataDirLock, create_app
     from mvi.manager.layout import DataDir
-    from mvi.manager.logs import configure_manager_logging
+    from mvi.manager.supervision.logs import configure_manager_logging
 
     settings = get_settings()
     updates: dict[str, Any] = {}

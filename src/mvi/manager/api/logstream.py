@@ -13,7 +13,7 @@ from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
 from mvi._exceptions import ManagerError
-from mvi.manager import logs
+from mvi.manager.supervision import logs
 
 __all__ = ["LogQuery", "log_response", "parse_lines"]
 

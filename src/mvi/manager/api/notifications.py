@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from mvi._exceptions import ManagerError, PermissionDenied
 from mvi.manager.api.schemas import ErrorOut
-from mvi.manager.auth import ANONYMOUS, Principal
-from mvi.manager.guard import PRINCIPAL_KEY
-from mvi.manager.notifications import SEVERITIES, Notifier, Occurrence
+from mvi.manager.auth.access import ANONYMOUS, Principal
+from mvi.manager.auth.guard import PRINCIPAL_KEY
+from mvi.manager.notifications.notifier import Notifier
+from mvi.manager.notifications.rules import SEVERITIES, Occurrence
 from mvi.manager.registry import Notification
 
 __all__ = ["ClearedOut", "NotificationIn", "NotificationOut", "NotifiedOut", "router"]

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ServiceVersionOut
-from mvi.manager.fleet import Fleet
+from mvi.manager.fleet.operations import Fleet
 
 __all__ = ["router"]
 

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from mvi._version import __version__
 from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import ManagerInfo
-from mvi.manager.fleet import Fleet
+from mvi.manager.fleet.operations import Fleet
 
 __all__ = ["router"]
 

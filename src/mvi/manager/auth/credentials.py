@@ -7,7 +7,8 @@ row, which the manager needs to start the version again); the ids are also held 
 (:attr:`Authority.records`), so checking a request costs no database query. One manager
 owns a registry at a time (the data directory's lock), so that copy stays current.
 
-The decisions (what a token may do, whether it is valid) are in :mod:`mvi.manager.auth`.
+The decisions (what a token may do, whether it is valid) are in :mod:`mvi.manager.auth.access`
+and :mod:`mvi.manager.auth.tokens`.
 """
 
 from __future__ import annotations
@@ -25,13 +26,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, or_, select
 
 from mvi._exceptions import ConfigurationError, ManagerError
-from mvi.manager.auth import (
-    Authenticator,
-    Principal,
-    TokenCodec,
-    TokenKind,
-    TokenRecord,
-)
+from mvi.manager.auth.access import Principal, TokenKind
+from mvi.manager.auth.tokens import Authenticator, TokenCodec, TokenRecord
 from mvi.manager.registry import AccessToken, Registry, User, now
 
 __all__ = [

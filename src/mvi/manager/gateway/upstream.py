@@ -44,7 +44,7 @@ def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
         waiter.set_exception(UpstreamTimeout(f"no answer within {timeout:g}s"))
 
 
-class _Connection(asyncio.Protocol):
+class _UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection; it carries one exchange at a time."""
 
     def __init__(self, port: int) -> None:
@@ -208,9 +208,9 @@ class _Connection(asyncio.Protocol):
 class UpstreamResponse:
     """A service's answer: status and headers now, the body as it comes."""
 
-    def __init__(self, pool: UpstreamPool, connection: _Connection, timeout: float) -> None:
+    def __init__(self, pool: UpstreamPool, connection: _UpstreamConnection, timeout: float) -> None:
         self._pool = pool
-        self._connection: _Connection | None = connection
+        self._connection: _UpstreamConnection | None = connection
         self._timeout = timeout
         self.status = connection.status
         self.headers = connection.headers
@@ -286,7 +286,7 @@ class UpstreamPool:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
-        self._idle: dict[int, list[_Connection]] = {}
+        self._idle: dict[int, list[_UpstreamConnection]] = {}
         self._open = 0
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
@@ -296,7 +296,7 @@ class UpstreamPool:
         """Connections open right now (busy or idle)."""
         return self._open
 
-    def _release(self, connection: _Connection) -> None:
+    def _release(self, connection: _UpstreamConnection) -> None:
         if self._closed:
             self._discard(connection)
             return
@@ -306,7 +306,7 @@ class UpstreamPool:
         self._idle.setdefault(connection.port, []).append(connection)
         self._free_slot()
 
-    def _discard(self, connection: _Connection) -> None:
+    def _discard(self, connection: _UpstreamConnection) -> None:
         connection.close()
         self._open -= 1
         self._free_slot()
@@ -315,7 +315,7 @@ class UpstreamPool:
         if self._slots is not None:
             self._slots.release()
 
-    async def _connection(self, port: int, deadline: float) -> _Connection:
+    async def _connection(self, port: int, deadline: float) -> _UpstreamConnection:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_connections)
         if self._slots.locked():  # only then is a bounded wait worth its cost
@@ -341,7 +341,7 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(min(self.connect_timeout, left)):
                 _, protocol = await loop.create_connection(
-                    lambda: _Connection(port), "127.0.0.1", port
+                    lambda: _UpstreamConnection(port), "127.0.0.1", port
                 )
         except TimeoutError:
             self._free_slot()
@@ -401,7 +401,7 @@ class UpstreamPool:
 
     async def _send(
         self,
-        connection: _Connection,
+        connection: _UpstreamConnection,
         method: str,
         port: int,
         target: bytes,

@@ -1,10 +1,10 @@
 """The guard in front of the manager: every request is authenticated before the REST API or
 the gateway sees it.
 
-It reads the token (:func:`~mvi.manager.auth.token_from_headers`), asks the manager's
-:class:`~mvi.manager.credentials.Authority` who it belongs to (in memory, no database
+It reads the token (:func:`~mvi.manager.auth.tokens.token_from_headers`), asks the manager's
+:class:`~mvi.manager.auth.credentials.Authority` who it belongs to (in memory, no database
 query), and checks that the caller may do what the path needs
-(:func:`~mvi.manager.auth.required_access`). A refusal is answered here: 401 with
+(:func:`~mvi.manager.auth.access.required_access`). A refusal is answered here: 401 with
 ``WWW-Authenticate: Bearer`` for no token or a bad one, 403 for a service's token on a
 management route; the body says what to do, never what the token was. The caller is put in
 the request scope (``scope["mvi.principal"]``). Requests to the gateway lose the token
@@ -26,23 +26,16 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mvi._exceptions import ManagerError, NotAuthenticated, PermissionDenied
-from mvi.manager.auth import (
-    ANONYMOUS,
-    Access,
-    Principal,
-    authorize,
-    required_access,
-    token_from_headers,
-    without_credentials,
-)
-from mvi.manager.credentials import Authority
+from mvi.manager.auth.access import ANONYMOUS, Access, Principal, authorize, required_access
+from mvi.manager.auth.credentials import Authority
+from mvi.manager.auth.tokens import token_from_headers, without_credentials
 
 __all__ = ["PRINCIPAL_KEY", "Guard", "challenge"]
 
 logger = logging.getLogger("mvi.manager.auth")
 
 PRINCIPAL_KEY = "mvi.principal"
-"""The scope key holding the authenticated :class:`~mvi.manager.auth.Principal`."""
+"""The scope key holding the authenticated :class:`~mvi.manager.auth.access.Principal`."""
 
 
 def challenge(error: ManagerError) -> dict[str, str]:

@@ -4,9 +4,9 @@
 figures and token authority, and the steps that more than one operation takes on them:
 finding a version, issuing its token, picking its port, and removing it from the registry,
 the routing table, the shadow figures and the tokens at once. The deploys
-(:mod:`mvi.manager.deploys`), the recovery at start (:mod:`mvi.manager.recovery`) and the
-other operations (:mod:`mvi.manager.fleet`) all go through one core, so they take the same
-lock per name and keep these parts in agreement the same way.
+(:mod:`mvi.manager.fleet.deploys`), the recovery at start (:mod:`mvi.manager.fleet.recovery`)
+and the other operations (:mod:`mvi.manager.fleet.operations`) all go through one core, so
+they take the same lock per name and keep these parts in agreement the same way.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from mvi._exceptions import ManagerError, UnknownService
-from mvi.manager.auth import TokenKind
-from mvi.manager.builder import EnvironmentBuilder
-from mvi.manager.credentials import Authority
-from mvi.manager.gateway import RoutingTable
-from mvi.manager.launch import Launcher
+from mvi.manager.auth.access import TokenKind
+from mvi.manager.auth.credentials import Authority
+from mvi.manager.builds.environments import EnvironmentBuilder
+from mvi.manager.fleet.launcher import Launcher
+from mvi.manager.gateway.routing import RoutingTable
+from mvi.manager.gateway.shadows import ShadowBook
 from mvi.manager.layout import DataDir
-from mvi.manager.lifecycle import RestartPolicy, Status
 from mvi.manager.naming import version_key
-from mvi.manager.process import pick_free_port
 from mvi.manager.registry import Registry, ServiceVersion, now
-from mvi.manager.shadows import ShadowBook
-from mvi.manager.supervisor import LaunchSpec, StatusEvent, Supervisor
+from mvi.manager.supervision.process import pick_free_port
+from mvi.manager.supervision.states import RestartPolicy, Status
+from mvi.manager.supervision.supervisor import LaunchSpec, StatusEvent, Supervisor
 from mvi.settings import Settings
 
 __all__ = ["FleetCore"]

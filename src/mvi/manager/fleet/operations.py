@@ -3,9 +3,9 @@
 It ties the registry (what is deployed and what should run), the builder (environments),
 the supervisor (processes) and the gateway's routing table together, and keeps them in
 agreement: at start it reconciles the registry with the processes it finds
-(:mod:`mvi.manager.recovery`), and every status change the supervisor sees is written back.
-Operations on one name are serialised by a lock per name (:mod:`mvi.manager.fleet_core`); a
-failed deploy leaves no registry row, no files and no process (:mod:`mvi.manager.deploys`).
+(:mod:`mvi.manager.fleet.recovery`), and every status change the supervisor sees is written back.
+Operations on one name are serialised by a lock per name (:mod:`mvi.manager.fleet.parts`); a
+failed deploy leaves no registry row, no files and no process (:mod:`mvi.manager.fleet.deploys`).
 """
 
 from __future__ import annotations
@@ -20,20 +20,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mvi._exceptions import ManagerError, OperationRefused, UnknownService
-from mvi.manager import logs
-from mvi.manager.builder import EnvironmentBuilder
-from mvi.manager.credentials import Authority
-from mvi.manager.deploys import Deployer, DeployResult
-from mvi.manager.fleet_core import FleetCore
-from mvi.manager.gateway import RoutingTable
-from mvi.manager.launch import Launcher, route_of
+from mvi.manager.auth.credentials import Authority
+from mvi.manager.builds.environments import EnvironmentBuilder
+from mvi.manager.fleet.deploys import Deployer, DeployResult
+from mvi.manager.fleet.launcher import Launcher, route_of
+from mvi.manager.fleet.parts import FleetCore
+from mvi.manager.fleet.recovery import recover
+from mvi.manager.gateway.routing import RoutingTable
+from mvi.manager.gateway.shadows import ShadowBook, ShadowFigures
 from mvi.manager.layout import DataDir
-from mvi.manager.lifecycle import Status
 from mvi.manager.naming import version_key
-from mvi.manager.recovery import recover
 from mvi.manager.registry import MainChange, Registry, ServiceVersion, now
-from mvi.manager.shadows import ShadowBook, ShadowFigures
-from mvi.manager.supervisor import StatusEvent
+from mvi.manager.supervision import logs
+from mvi.manager.supervision.states import Status
+from mvi.manager.supervision.supervisor import StatusEvent
 from mvi.settings import Settings
 
 __all__ = ["DeployResult", "Fleet"]

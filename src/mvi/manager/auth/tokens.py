@@ -1,4 +1,4 @@
-"""Who may call the manager, decided without I/O.
+"""The manager's tokens: where a request carries one, and how one is made and checked.
 
 Every request names a token: ``Authorization: Bearer TOKEN``, or the ``mvi_token`` cookie
 (for the dashboard; the header wins when both are sent). Tokens are JWTs signed with HS256
@@ -6,50 +6,30 @@ and the manager's secret, and each has an id (``jti``) that the registry knows, 
 it can be listed and revoked. Checking one (:class:`Authenticator`) is: the signature and
 format (``alg`` must be HS256: ``none`` and every other algorithm are refused), the expiry,
 then the id against the known tokens (unknown or revoked -> refused). Any failure is a
-:class:`~mvi._exceptions.NotAuthenticated` (401).
-
-What a request needs (:func:`required_access`) and what a token may do
-(:meth:`Principal.may`)::
-
-    open      /api/health, /api/login, /docs, /redoc, /openapi.json    anyone
-    gateway   /services/...                                           users and services
-    notify    POST /api/notifications                                 users and services
-    admin     every other path                                        users only (else 403)
-
-A *user's* token comes from ``mvi login`` (kind ``login``) or ``mvi token create``
-(``api``); a *service's* (``service``) is made when its version is deployed and revoked
-when it is killed. :class:`LoginLimiter` slows down password guessing.
+:class:`~mvi._exceptions.NotAuthenticated` (401). No I/O: the known tokens are handed in.
 """
 
 from __future__ import annotations
 
-import enum
 import secrets
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from starlette.requests import cookie_parser
 
-from mvi._exceptions import NotAuthenticated, PermissionDenied
+from mvi._exceptions import NotAuthenticated
+from mvi.manager.auth.access import Principal, TokenKind
 
 __all__ = [
     "ALGORITHM",
-    "ANONYMOUS",
     "COOKIE_NAME",
-    "OPEN_PATHS",
-    "Access",
     "Authenticator",
     "Claims",
-    "LoginLimiter",
-    "Principal",
     "TokenCodec",
-    "TokenKind",
     "TokenRecord",
-    "authorize",
-    "required_access",
     "token_from_headers",
     "without_credentials",
 ]
@@ -58,47 +38,7 @@ ALGORITHM = "HS256"
 """The only signing algorithm the manager makes or accepts."""
 COOKIE_NAME = "mvi_token"
 """The cookie that may carry a token (the dashboard's); ``Authorization`` wins over it."""
-OPEN_PATHS = frozenset(
-    {"/api/health", "/api/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
-)
-"""Paths that need no token: health, login, and the API's own documentation."""
-
 _LOGIN_HINT = "log in with `mvi login HOST` (or send Authorization: Bearer TOKEN)"
-
-
-class Access(enum.StrEnum):
-    """What a request needs."""
-
-    OPEN = "open"
-    GATEWAY = "gateway"
-    NOTIFY = "notify"
-    ADMIN = "admin"
-
-
-class TokenKind(enum.StrEnum):
-    """Where a token came from, which decides what it may do."""
-
-    LOGIN = "login"
-    API = "api"
-    SERVICE = "service"
-
-
-_SCOPES: dict[TokenKind, frozenset[Access]] = {
-    TokenKind.LOGIN: frozenset({Access.GATEWAY, Access.NOTIFY, Access.ADMIN}),
-    TokenKind.API: frozenset({Access.GATEWAY, Access.NOTIFY, Access.ADMIN}),
-    TokenKind.SERVICE: frozenset({Access.GATEWAY, Access.NOTIFY}),
-}
-
-
-def required_access(method: str, path: str) -> Access:
-    """What a request for ``method path`` needs."""
-    if path in OPEN_PATHS:
-        return Access.OPEN
-    if path.startswith("/services/"):
-        return Access.GATEWAY
-    if method.upper() == "POST" and path.rstrip("/") == "/api/notifications":
-        return Access.NOTIFY
-    return Access.ADMIN
 
 
 def token_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -135,41 +75,6 @@ def without_credentials(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[by
             value = b";".join(cookies).strip()
         kept.append((name, value))
     return kept
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a user (by name) or a service version."""
-
-    kind: TokenKind
-    subject: str
-    """The user name, or ``{name}_{version}`` of a service version."""
-    token_id: str = ""
-    service: str | None = None
-    version: str | None = None
-
-    @property
-    def is_service(self) -> bool:
-        """Whether this is a deployed service version's token."""
-        return self.kind == TokenKind.SERVICE
-
-    def may(self, access: Access) -> bool:
-        """Whether this principal may make a request that needs ``access``."""
-        return access == Access.OPEN or access in _SCOPES[self.kind]
-
-
-ANONYMOUS = Principal(TokenKind.LOGIN, "anonymous")
-"""Everyone, when the manager runs with ``--no-auth``."""
-
-
-def authorize(principal: Principal, access: Access) -> None:
-    """Raise :class:`PermissionDenied` (403) unless ``principal`` may do ``access``."""
-    if principal.may(access):
-        return
-    raise PermissionDenied(
-        f"The token of service {principal.subject} may only call the gateway (/services/...) "
-        "and post notifications; this needs a user's token (`mvi login`)"
-    )
 
 
 @dataclass(frozen=True)
@@ -342,49 +247,3 @@ class Authenticator:
                 claims.kind, claims.subject, claims.jti, claims.service, claims.version
             )
         return Principal(claims.kind, claims.subject, claims.jti)
-
-
-@dataclass
-class LoginLimiter:
-    """Counts failed logins per client address; too many within ``window`` seconds and the
-    address must wait (429) until the oldest one is ``window`` seconds old."""
-
-    max_failures: int
-    window: float
-    max_clients: int = 10_000
-    _failures: dict[str, deque[float]] = field(default_factory=dict, repr=False)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, key: str, now: float) -> float | None:
-        """Seconds ``key`` must wait before it may try again, or ``None``."""
-        times = self._recent(key, now)
-        if len(times) < self.max_failures:
-            return None
-        return max(0.0, self.window - (now - times[0]))
-
-    def failed(self, key: str, now: float) -> None:
-        """Record a failed login from ``key``."""
-        if key not in self._failures and len(self._failures) >= self.max_clients:
-            self._prune(now)
-        times = self._recent(key, now)
-        times.append(now)
-        while len(times) > self.max_failures:
-            times.popleft()
-        self._failures[key] = times
-
-    def succeeded(self, key: str) -> None:
-        """A successful login clears ``key``'s failures."""
-        self._failures.pop(key, None)
-
-    def _prune(self, now: float) -> None:
-        for key in list(self._failures):
-            if not self._recent(key, now):
-                del self._failures[key]
-        if len(self._failures) >= self.max_clients:  # all recent: forget the oldest
-            oldest = min(self._failures, key=lambda k: self._failures[k][-1])
-            del self._failures[oldest]

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from mvi._exceptions import RouteError
 from mvi.manager.naming import parse_route_segment, version_key
 
-__all__ = ["PREFIX", "Resolution", "Route", "RouteError", "RoutingTable"]
+__all__ = ["PREFIX", "Resolution", "Route", "RoutingTable"]
 
 PREFIX = "/services/"
 """The path prefix the gateway answers under."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 
-from mvi.manager.builder import EnvironmentBuilder
-from mvi.manager.gateway import Route
+from mvi.manager.builds.environments import EnvironmentBuilder
+from mvi.manager.gateway.routing import Route
 from mvi.manager.layout import DataDir
-from mvi.manager.lifecycle import Status
 from mvi.manager.registry import ServiceVersion
-from mvi.manager.supervisor import LaunchSpec
+from mvi.manager.supervision.states import Status
+from mvi.manager.supervision.supervisor import LaunchSpec
 from mvi.project import APP_FILE_VARIABLE
 from mvi.settings import ServiceSettings, Settings
 

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from mvi._exceptions import ArchiveTooLarge, InvalidDeployment, ProjectError, VersionConflict
-from mvi.manager import logs
-from mvi.manager.archive import Upload, save_upload, unpack
-from mvi.manager.fleet_core import FleetCore
-from mvi.manager.launch import route_of
-from mvi.manager.lifecycle import Status
+from mvi.manager.builds.archives import Upload, save_upload, unpack
+from mvi.manager.fleet.launcher import route_of
+from mvi.manager.fleet.parts import FleetCore
 from mvi.manager.naming import check_name, check_version, version_key
 from mvi.manager.registry import ServiceVersion, now
+from mvi.manager.supervision import logs
+from mvi.manager.supervision.states import Status
 from mvi.project import ServiceProject
 
 __all__ = ["DeployResult", "Deployer"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from mvi._exceptions import InvalidTransition
 
-__all__ = ["TRANSITIONS", "InvalidTransition", "RestartPolicy", "Status", "Supervision"]
+__all__ = ["TRANSITIONS", "RestartPolicy", "Status", "Supervision"]
 
 
 class Status(enum.StrEnum):

@@ -7,7 +7,7 @@ full the copy is dropped and counted. Workers end after ``idle`` seconds without
 and a lane with no worker and no copy is forgotten, so a killed shadow costs nothing.
 
 Each copy's answer is read (at most ``max_bytes``; larger ones count as answered but are
-not compared), timed, and handed to the request's :class:`~mvi.manager.shadows.Exchange`,
+not compared), timed, and handed to the request's :class:`~mvi.manager.gateway.shadows.Exchange`,
 which compares it with the main's answer. The shadow's answer goes nowhere else.
 """
 
@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass, field
 
 from mvi._exceptions import UpstreamError
-from mvi.manager.routing import Route
-from mvi.manager.shadows import Answer, Exchange, ShadowBook, ShadowStats
-from mvi.manager.upstream import UpstreamPool
+from mvi.manager.gateway.routing import Route
+from mvi.manager.gateway.shadows import Answer, Exchange, ShadowBook, ShadowStats
+from mvi.manager.gateway.upstream import UpstreamPool
 
 __all__ = ["SHADOW_HEADER", "Mirror"]
 

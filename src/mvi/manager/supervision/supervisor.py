@@ -2,7 +2,7 @@
 
 Every supervised version (a :class:`Unit`) has one asyncio task that starts its process,
 waits for ``{root}/~ready``, watches it, and on an unasked exit restarts it after the
-backoff :class:`~mvi.manager.lifecycle.Supervision` decides; :meth:`Supervisor.stop`
+backoff :class:`~mvi.manager.supervision.states.Supervision` decides; :meth:`Supervisor.stop`
 sends SIGTERM, then SIGKILL after the grace period. Each status change is reported to
 the listener (the fleet writes it to the registry and the gateway's routes).
 
@@ -26,10 +26,10 @@ from typing import Literal
 
 import httpx
 
-from mvi.manager import logs
-from mvi.manager.lifecycle import RestartPolicy, Status, Supervision
 from mvi.manager.naming import version_key
-from mvi.manager.process import ProcessHandle, describe_exit, port_is_free
+from mvi.manager.supervision import logs
+from mvi.manager.supervision.process import ProcessHandle, describe_exit, port_is_free
+from mvi.manager.supervision.states import RestartPolicy, Status, Supervision
 
 __all__ = ["LaunchSpec", "StatusEvent", "Supervisor", "Unit"]
 

@@ -13,11 +13,11 @@ import logging
 import shutil
 
 from mvi._exceptions import BuildFailed
-from mvi.manager.fleet_core import FleetCore
-from mvi.manager.launch import route_of
-from mvi.manager.lifecycle import Status
-from mvi.manager.process import ProcessHandle
+from mvi.manager.fleet.launcher import route_of
+from mvi.manager.fleet.parts import FleetCore
 from mvi.manager.registry import ServiceVersion
+from mvi.manager.supervision.process import ProcessHandle
+from mvi.manager.supervision.states import Status
 
 __all__ = ["recover"]
 

@@ -1,16 +1,16 @@
 """The gateway: ``/services/...`` on the manager's port, forwarded to the service versions.
 
 ``/services/{name}/{path}`` goes to the main version of ``name``, and a copy of each
-mirrored request (see :class:`~mvi.manager.shadows.MirrorPolicy`) to each of its shadows;
+mirrored request (see :class:`~mvi.manager.gateway.shadows.MirrorPolicy`) to each of its shadows;
 ``/services/{name}_{version}/{path}`` goes to exactly that version and is never mirrored.
 The request is sent to ``http://127.0.0.1:{port}/services/{name}_{version}/{path}`` (each
 service strips its own root path, so its ``/docs`` link the right ``openapi.json``) over
-pooled keep-alive connections (:mod:`mvi.manager.upstream`), with both bodies streamed and
+pooled keep-alive connections (:mod:`mvi.manager.gateway.upstream`), with both bodies streamed and
 the hop-by-hop headers dropped. An unknown service answers 404, a version that is not
 running or does not answer 502, one that answers too slowly 504 — each with a ``detail``.
 
 The main's answer is streamed to the client as it comes; the shadows' copies wait in a
-bounded queue per shadow (:mod:`mvi.manager.mirror`), so nothing a shadow does can change
+bounded queue per shadow (:mod:`mvi.manager.gateway.mirror`), so nothing a shadow does can change
 the main's answer, status or latency. The bodies of mirrored requests are read once (up
 to ``mirror_max_bytes``; larger ones are streamed to the main and not mirrored), and of
 the main's answer a copy of at most that size is kept to compare with the shadows'.
@@ -35,46 +35,17 @@ from mvi._exceptions import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from mvi.manager.mirror import Mirror
-from mvi.manager.routing import PREFIX, Resolution, Route, RoutingTable
-from mvi.manager.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
-from mvi.manager.upstream import UpstreamPool, UpstreamResponse
+from mvi.manager.gateway.headers import request_headers, response_headers, upstream_target
+from mvi.manager.gateway.mirror import Mirror
+from mvi.manager.gateway.routing import Resolution, Route, RoutingTable
+from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
+from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
 from mvi.settings import Settings
 
-__all__ = [
-    "HOP_BY_HOP",
-    "PREFIX",
-    "Gateway",
-    "Resolution",
-    "Route",
-    "RouteError",
-    "RoutingTable",
-    "clarify_not_found",
-]
+__all__ = ["Gateway", "clarify_not_found"]
 
 logger = logging.getLogger("mvi.manager.gateway")
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-"""Headers that describe one connection and are never forwarded."""
-# Also not forwarded: the gateway sets the upstream host and framing itself, and answers a
-# client's "Expect: 100-continue" itself (by reading the body).
-_REQUEST_DROPPED = frozenset(
-    name.encode() for name in HOP_BY_HOP | {"host", "content-length", "expect", "x-forwarded-for"}
-)
-_RESPONSE_DROPPED = frozenset(name.encode() for name in HOP_BY_HOP | {"date"})  # ours is added
 _INLINE_BODY = 64 * 1024  # bodies up to this size are read whole and sent in one write
 
 
@@ -92,87 +63,6 @@ def clarify_not_found(route: Route, tail: str, status: int, body: bytes) -> byte
         f"its entrypoints are listed at {route.root}/docs"
     )
     return orjson.dumps({"detail": detail})
-
-
-def _named_in_connection(value: bytes) -> set[bytes]:
-    return {part.strip().lower() for part in value.split(b",") if part.strip()}
-
-
-def _request_headers(scope: Scope) -> tuple[list[tuple[bytes, bytes]], int | None, bool]:
-    """The headers to forward, the body's declared length, and whether there is a body.
-
-    ASGI gives header names in lower case.
-    """
-    raw: list[tuple[bytes, bytes]] = scope["headers"]
-    dropped = _REQUEST_DROPPED
-    length: int | None = None
-    has_body = False
-    forwarded_for = host = None
-    headers = []
-    for key, value in raw:
-        if key not in dropped:
-            headers.append((key, value))
-        elif key == b"content-length":
-            has_body = True
-            length = int(value) if value.isdigit() else None
-        elif key == b"transfer-encoding":
-            has_body = True
-        elif key == b"x-forwarded-for":
-            forwarded_for = value
-        elif key == b"host":
-            host = value
-        elif key == b"connection":
-            dropped = dropped | _named_in_connection(value)
-    if dropped is not _REQUEST_DROPPED:  # headers named in Connection are hop-by-hop too
-        headers = [(key, value) for key, value in headers if key not in dropped]
-    client = scope.get("client")
-    if client:
-        address = client[0].encode("latin-1")
-        forwarded_for = forwarded_for + b", " + address if forwarded_for else address
-    if forwarded_for:
-        headers.append((b"x-forwarded-for", forwarded_for))
-    if host is not None:
-        headers.append((b"x-forwarded-host", host))
-    headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
-    return headers, length, has_body
-
-
-def _response_headers(
-    raw: list[tuple[bytes, bytes]],
-) -> tuple[list[tuple[bytes, bytes]], int | None, bool]:
-    """The upstream headers to pass on (names in lower case), the body's length if given,
-    and whether the body is plain (not encoded)."""
-    dropped = _RESPONSE_DROPPED
-    plain = True
-    length = None
-    headers = []
-    for key, value in raw:
-        lower = key.lower()
-        if lower not in dropped:
-            headers.append((lower, value))
-            if lower == b"content-length":
-                length = int(value) if value.strip().isdigit() else None
-            elif lower == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
-                plain = False
-        elif lower == b"connection":
-            dropped = dropped | _named_in_connection(value)
-    if dropped is not _RESPONSE_DROPPED:
-        headers = [(key, value) for key, value in headers if key not in dropped]
-    return headers, length, plain
-
-
-def _upstream_target(scope: Scope, route: Route) -> bytes:
-    """``{root}/{tail}?{query}`` with the tail exactly as the client sent it."""
-    raw_path: bytes | None = scope.get("raw_path")
-    if raw_path:
-        tail = raw_path[len(PREFIX) :].partition(b"?")[0].partition(b"/")[2]
-    else:
-        from urllib.parse import quote
-
-        tail = quote(scope["path"][len(PREFIX) :].partition("/")[2]).encode("ascii")
-    target = route.root.encode("ascii") + b"/" + tail
-    query: bytes = scope.get("query_string", b"")
-    return target + b"?" + query if query else target
 
 
 async def _next_chunk(receive: Receive) -> tuple[bytes, bool]:
@@ -297,7 +187,7 @@ class Gateway:
         route = resolution.route
         method: str = scope["method"]
         shadows = self._shadows_for(resolution, method)
-        headers, length, has_body = _request_headers(scope)
+        headers, length, has_body = request_headers(scope)
         body: bytes | AsyncIterator[bytes] | None = None
         try:
             if has_body:
@@ -311,7 +201,7 @@ class Gateway:
                     self.shadows.stats(shadow.key).dropped_too_large += 1
             else:
                 exchange = Exchange()
-                tail_target = _upstream_target(scope, route)[len(route.root) :]
+                tail_target = upstream_target(scope, route)[len(route.root) :]
                 for shadow in shadows:
                     self.mirror.submit(shadow, method, tail_target, headers, body, exchange)
         if isinstance(body, bytes):
@@ -334,7 +224,7 @@ class Gateway:
         try:
             try:
                 response = await self.pool.request(
-                    method, route.port, _upstream_target(scope, route), headers, body, length=length
+                    method, route.port, upstream_target(scope, route), headers, body, length=length
                 )
             except UpstreamError as exc:
                 await self._failed(send, route, exc)
@@ -354,7 +244,7 @@ class Gateway:
         An answer of known small size is sent whole (usually it came with its head);
         anything else is streamed as it arrives.
         """
-        headers, length, plain = _response_headers(response.headers)
+        headers, length, plain = response_headers(response.headers)
         route = resolution.route
         started = finished = False
         try:
