@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO
 
 from fastapi import Depends, FastAPI, Request, params
 from fastapi.responses import JSONResponse
@@ -33,7 +29,6 @@ from starlette.types import Receive, Scope, Send
 
 from mvi._exceptions import (
     BuildFailed,
-    ConfigurationError,
     ManagerError,
     NotAuthenticated,
     PermissionDenied,
@@ -47,7 +42,7 @@ from mvi.manager.auth.login_limiter import LoginLimiter
 from mvi.manager.fleet.operations import Fleet
 from mvi.manager.gateway.proxy import Gateway
 from mvi.manager.gateway.routing import PREFIX, RoutingTable
-from mvi.manager.layout import DataDir
+from mvi.manager.layout import DataDir, DataDirLock
 from mvi.manager.notifications.mailer import Mailer, SmtpConfig
 from mvi.manager.notifications.notifier import Notifier
 from mvi.manager.notifications.rules import CrashLoopDetector
@@ -57,43 +52,9 @@ from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import StatusEvent
 from mvi.settings import Settings, get_settings
 
-__all__ = ["DataDirLock", "ManagerApp", "create_app", "manager_url"]
+__all__ = ["ManagerApp", "create_app", "manager_url"]
 
 logger = logging.getLogger("mvi.manager")
-
-
-class DataDirLock:
-    """An exclusive lock on a data directory, so two managers never share one."""
-
-    def __init__(self, handle: IO[str]) -> None:
-        self._handle = handle
-
-    @classmethod
-    def acquire(cls, path: Path) -> DataDirLock:
-        """Take the lock, or raise :class:`ConfigurationError` naming the holder."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise ConfigurationError(
-                f"Another manager (pid {holder}) is running on {path.parent}; stop it, or give "
-                "this one another --data-dir"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        return cls(handle)
-
-    def release(self) -> None:
-        """Let another manager take the directory."""
-        if not self._handle.closed:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
 
 
 def manager_url(settings: Settings) -> str:

@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import logging.handlers
 import os
 import re
-import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 __all__ = [
-    "LOG_FORMAT",
     "SinceFilter",
     "append_event",
-    "configure_manager_logging",
     "follow",
     "line_time",
     "log_files",
@@ -39,9 +34,6 @@ __all__ = [
     "remove_logs",
     "rotate_if_needed",
 ]
-
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
-"""The format of the manager's log lines (and of the events it adds to service logs)."""
 
 _STAMP = re.compile(rb"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)$")
@@ -273,26 +265,3 @@ def _read_range(path: Path, start: int, end: int | None = None) -> bytes:
             return handle.read() if end is None else handle.read(max(0, end - start))
     except FileNotFoundError:
         return b""
-
-
-def configure_manager_logging(
-    path: Path, max_bytes: int, backups: int, level: int = logging.INFO
-) -> list[logging.Handler]:
-    """Send the manager's (and uvicorn's) log records to ``path`` (rotated) and stderr."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    formatter = logging.Formatter(LOG_FORMAT)
-    file_handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-    )
-    stream_handler = logging.StreamHandler(sys.stderr)
-    handlers: list[logging.Handler] = [file_handler, stream_handler]
-    for handler in handlers:
-        handler.setFormatter(formatter)
-    root = logging.getLogger()
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "alembic"):
-        logging.getLogger(name).setLevel(level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    return handlers
