@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
 
-from mvi._exceptions import ManagerError, PermissionDenied
+from mvi._exceptions import InvalidArgument, PermissionDenied
 from mvi.manager.api.schemas import ErrorOut
 from mvi.manager.auth.access import ANONYMOUS, Principal
 from mvi.manager.auth.guard import PRINCIPAL_KEY
@@ -154,7 +154,7 @@ async def raise_notification(
         service, version = principal.service, principal.version
     else:
         if not body.service or not body.version:
-            raise ManagerError("Give the notification's service and version", 422)
+            raise InvalidArgument("Give the notification's service and version")
         service, version = body.service, body.version
     occurrence = Occurrence(
         service=service,

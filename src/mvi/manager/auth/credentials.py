@@ -25,7 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, or_, select
 
-from mvi._exceptions import ConfigurationError, ManagerError
+from mvi._exceptions import ConfigurationError, UnknownToken
 from mvi.manager.auth.access import Principal, TokenKind
 from mvi.manager.auth.tokens import Authenticator, TokenCodec, TokenRecord
 from mvi.manager.registry import AccessToken, Registry, User, now
@@ -256,7 +256,7 @@ class Authority:
         with self.registry.session() as session:
             row = session.get(AccessToken, jti)
             if row is None:
-                raise ManagerError(f"No token has the id {jti!r}; see `mvi token ls`", 404)
+                raise UnknownToken(f"No token has the id {jti!r}; see `mvi token ls`")
             if row.revoked_at is None:
                 row.revoked_at = now()
         self.records[row.jti] = _record_of(row)

@@ -25,7 +25,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mvi._exceptions import ManagerError, NotAuthenticated, PermissionDenied
+from mvi._exceptions import ManagerError, ManagerStarting, NotAuthenticated, PermissionDenied
 from mvi.manager.auth.access import ANONYMOUS, Access, Principal, authorize, required_access
 from mvi.manager.auth.credentials import Authority
 from mvi.manager.auth.tokens import token_from_headers, without_credentials
@@ -63,7 +63,7 @@ class Guard:
         principal: Principal | None = None
         error: ManagerError | None = None
         if self.authority is None:
-            error = ManagerError("The manager is starting; try again in a moment", 503)
+            error = ManagerStarting("The manager is starting; try again in a moment")
         else:
             try:
                 principal = self.authority.authenticate(token, self.clock())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from mvi._exceptions import RouteError
+from mvi._exceptions import RouteError, UnknownService
 from mvi.manager.naming import parse_route_segment, version_key
 
 __all__ = ["PREFIX", "Resolution", "Route", "RoutingTable"]
@@ -117,19 +117,16 @@ class RoutingTable:
             )
         versions = self._names.get(target.name)
         if not versions:
-            raise RouteError(404, f"No service named {target.name!r} is deployed")
+            raise RouteError(404, UnknownService.describe(target.name))
         if target.version is None:
             route = self.main_of(target.name)
             if route is None:
-                raise RouteError(404, f"No service named {target.name!r} is deployed")
+                raise RouteError(404, UnknownService.describe(target.name))
         else:
             found = versions.get(target.version)
             if found is None:
-                known = ", ".join(sorted(versions))
-                raise RouteError(
-                    404,
-                    f"Service {target.name!r} has no version {target.version!r}; deployed: {known}",
-                )
+                detail = UnknownService.describe(target.name, target.version, sorted(versions))
+                raise RouteError(404, detail)
             route = found
         if not route.running:
             raise RouteError(
