@@ -19,10 +19,16 @@ from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Any
 
-from mvi._exceptions import ArchiveTooLarge, InvalidDeployment, ProjectError, VersionConflict
+from mvi._exceptions import (
+    ArchiveTooLarge,
+    DeployInProgress,
+    InvalidDeployment,
+    ProjectError,
+    VersionConflict,
+)
 from mvi.manager.builds.archives import Upload, save_upload, unpack
 from mvi.manager.fleet.launcher import route_of
-from mvi.manager.fleet.parts import FleetCore
+from mvi.manager.fleet.parts import FleetParts
 from mvi.manager.naming import check_name, check_version, version_key
 from mvi.manager.registry import ServiceVersion, now
 from mvi.manager.supervision import logs
@@ -45,8 +51,8 @@ class DeployResult:
 class Deployer:
     """Deploys versions into a fleet, and knows which deploys are under way."""
 
-    def __init__(self, core: FleetCore) -> None:
-        self.core = core
+    def __init__(self, parts: FleetParts) -> None:
+        self.parts = parts
         self.deploying: set[str] = set()
         """The versions (``{name}_{version}``) being deployed now."""
         self.envs_in_flight: set[str] = set()
@@ -56,10 +62,9 @@ class Deployer:
         self, name: str, version: str, replace: bool, content_length: int | None
     ) -> None:
         """The checks a deploy passes before its body is read (422, 409, 413)."""
-        core = self.core
         check_name(name)
         check_version(version)
-        limit = core.settings.manager_max_upload_bytes
+        limit = self.parts.settings.manager_max_upload_bytes
         if content_length is not None and content_length > limit:
             raise ArchiveTooLarge(
                 f"The upload ({content_length} bytes) is larger than the manager's limit of "
@@ -68,8 +73,8 @@ class Deployer:
             )
         key = version_key(name, version)
         if key in self.deploying:
-            raise VersionConflict(f"{name} {version} is being deployed right now; wait for it")
-        if not replace and await core.db(core.registry.get, name, version) is not None:
+            raise DeployInProgress(f"{name} {version} is being deployed right now; wait for it")
+        if not replace and await self.parts.registry.get(name, version) is not None:
             raise VersionConflict(
                 f"{name} {version} is already deployed; deploy with --replace to replace it, "
                 "or choose another version"
@@ -90,21 +95,21 @@ class Deployer:
         Errors (nothing is left behind): 422 name, version, project or failed install;
         409 already deployed; 400 bad archive; 413 too large.
         """
-        core = self.core
+        parts = self.parts
         await self.check(name, version, replace, content_length)
         key = version_key(name, version)
         self.deploying.add(key)
         job = uuid.uuid4().hex[:12]
-        upload_path = core.layout.tmp / f"upload-{job}.tar.gz"
-        staging = core.layout.tmp / f"stage-{job}"
+        upload_path = parts.layout.tmp / f"upload-{job}.tar.gz"
+        staging = parts.layout.tmp / f"stage-{job}"
         try:
-            upload = await save_upload(chunks, upload_path, core.settings.manager_max_upload_bytes)
+            upload = await save_upload(chunks, upload_path, parts.settings.manager_max_upload_bytes)
             root = await asyncio.to_thread(
                 unpack,
                 upload.path,
                 staging,
-                max_bytes=core.settings.manager_max_unpacked_bytes,
-                max_members=core.settings.manager_max_archive_members,
+                max_bytes=parts.settings.manager_max_unpacked_bytes,
+                max_members=parts.settings.manager_max_archive_members,
             )
             upload_path.unlink(missing_ok=True)
             try:
@@ -117,12 +122,12 @@ class Deployer:
             upload_path.unlink(missing_ok=True)
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        task = core.spawn(self._install(name, version, project, staging, upload, replace=replace))
-        limit = min(wait or core.settings.manager_deploy_wait, core.settings.manager_deploy_wait)
+        task = parts.spawn(self._install(name, version, project, staging, upload, replace=replace))
+        limit = min(wait or parts.settings.manager_deploy_wait, parts.settings.manager_deploy_wait)
         try:
             record = await asyncio.wait_for(asyncio.shield(task), limit)
         except TimeoutError:
-            return DeployResult(await core.require(name, version), settled=False)
+            return DeployResult(await parts.registry.require(name, version), settled=False)
         return DeployResult(record, settled=True)
 
     async def _install(
@@ -135,19 +140,18 @@ class Deployer:
         *,
         replace: bool,
     ) -> ServiceVersion:
-        core = self.core
+        parts, registry = self.parts, self.parts.registry
         key = version_key(name, version)
         fresh = False
         env_key: str | None = None
         try:
-            async with core.lock(name):
-                existing = await core.db(core.registry.get, name, version)
+            async with parts.lock(name):
+                existing = await registry.get(name, version)
                 if existing is not None and not replace:
                     raise VersionConflict(f"{name} {version} is already deployed")
                 if existing is None:
-                    port = await core.pick_port()
-                    row = await core.db(
-                        core.registry.add,
+                    port = await parts.pick_port()
+                    row = await registry.add(
                         name,
                         version,
                         status=str(Status.BUILDING),
@@ -155,30 +159,30 @@ class Deployer:
                         app_file=project.app_file,
                         environment=dict(project.environment),
                         source_sha256=upload.sha256,
-                        access_token=await core.service_token(name, version),
+                        access_token=await parts.service_token(name, version),
                     )
                     fresh = True
-                    core.routes.set_version(route_of(row))
+                    parts.routes.set_version(route_of(row))
                     if row.is_main:
-                        core.routes.set_main(name, version)
-            env_key = core.builder.key_for(project.path, upload.sha256)
+                        parts.routes.set_main(name, version)
+            env_key = parts.builder.key_for(project.path, upload.sha256)
             self.envs_in_flight.add(env_key)
-            environment = await core.builder.ensure(project.path, upload.sha256)
+            environment = await parts.builder.ensure(project.path, upload.sha256)
             logger.info(
                 "%s: environment %s %s",
                 key,
                 environment.key,
                 "reused" if environment.reused else "built",
             )
-            async with core.lock(name):
-                target = core.layout.service_dir(name, version)
+            async with parts.lock(name):
+                target = parts.layout.service_dir(name, version)
                 if not fresh:
-                    await core.supervisor.stop(key, "stopped to be replaced by a new deploy")
-                    core.shadows.forget(key)  # new code: its shadow figures start again
-                    old = core.layout.tmp / f"old-{uuid.uuid4().hex[:12]}"
+                    await parts.supervisor.stop(key, "stopped to be replaced by a new deploy")
+                    parts.shadows.forget(key)  # new code: its shadow figures start again
+                    old = parts.layout.tmp / f"old-{uuid.uuid4().hex[:12]}"
                     if target.exists():
                         target.rename(old)
-                    core.spawn(asyncio.to_thread(shutil.rmtree, old, True))
+                    parts.spawn(asyncio.to_thread(shutil.rmtree, old, True))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 project.path.rename(target)
                 stamp = now()
@@ -195,20 +199,20 @@ class Deployer:
                 )
                 if not fresh:
                     values["deployed_at"] = stamp
-                committed = await core.db(core.registry.update, name, version, **values)
+                committed = await registry.update(name, version, **values)
                 assert committed is not None
                 logs.append_event(
-                    core.layout.service_log(name, version),
+                    parts.layout.service_log(name, version),
                     f"deployed {name} {version} (environment {environment.key})",
                 )
-                core.supervisor.supervise(core.launcher.spec(committed))
-            await core.supervisor.wait_settled(key, core.settings.manager_startup_timeout + 10)
-            return await core.require(name, version)
+                parts.supervisor.supervise(parts.launcher.spec(committed))
+            await parts.supervisor.wait_settled(key, parts.settings.manager_startup_timeout + 10)
+            return await registry.require(name, version)
         except BaseException:
             if fresh:
-                current = await core.db(core.registry.get, name, version)
+                current = await registry.get(name, version)
                 if current is not None and current.env_key is None:  # never committed
-                    await core.remove_row(name, version)
+                    await parts.unregister(name, version)
             raise
         finally:
             self.deploying.discard(key)

@@ -1,11 +1,12 @@
 """The fleet: every service version this manager runs, and the operations on them.
 
-It ties the registry (what is deployed and what should run), the builder (environments),
-the supervisor (processes) and the gateway's routing table together, and keeps them in
-agreement: at start it reconciles the registry with the processes it finds
-(:mod:`mvi.manager.fleet.recovery`), and every status change the supervisor sees is written back.
-Operations on one name are serialised by a lock per name (:mod:`mvi.manager.fleet.parts`); a
-failed deploy leaves no registry row, no files and no process (:mod:`mvi.manager.fleet.deploys`).
+:class:`Fleet` builds the fleet's parts once (:class:`~mvi.manager.fleet.parts.FleetParts`)
+and keeps them in agreement: at start it reconciles the registry with the processes it
+finds (:mod:`mvi.manager.fleet.recovery`), every status change the supervisor sees is
+written back to the registry and the routes, and the operations here (stop, start, assign,
+rollback, shadows, kill) take the lock of their name. What an operation may do is decided
+by :mod:`mvi.manager.fleet.rules`; deploys are :attr:`Fleet.deploys`
+(:mod:`mvi.manager.fleet.deploys`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from mvi._exceptions import ManagerError, OperationRefused, UnknownService
+from mvi._exceptions import RollbackConflict, UnknownService
 from mvi.manager.auth.credentials import Authority
 from mvi.manager.builds.environments import EnvironmentBuilder
-from mvi.manager.fleet.deploys import Deployer, DeployResult
+from mvi.manager.fleet import rules
+from mvi.manager.fleet.async_registry import AsyncRegistry
+from mvi.manager.fleet.deploys import Deployer
 from mvi.manager.fleet.launcher import Launcher, route_of
-from mvi.manager.fleet.parts import FleetCore
+from mvi.manager.fleet.parts import FleetParts
 from mvi.manager.fleet.recovery import recover
 from mvi.manager.gateway.routing import RoutingTable
 from mvi.manager.gateway.shadows import ShadowBook, ShadowFigures
@@ -36,7 +39,7 @@ from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import StatusEvent
 from mvi.settings import Settings
 
-__all__ = ["DeployResult", "Fleet"]
+__all__ = ["Fleet"]
 
 logger = logging.getLogger("mvi.manager.fleet")
 
@@ -51,49 +54,35 @@ class Fleet:
         registry: Registry,
         routes: RoutingTable,
         *,
-        builder: EnvironmentBuilder | None = None,
         manager_url: str,
+        builder: EnvironmentBuilder | None = None,
         authority: Authority | None = None,
         shadows: ShadowBook | None = None,
     ) -> None:
-        self.settings = settings
-        self.shadows = shadows or ShadowBook()
-        """The gateway's statistics of the shadows (reset when a version is killed or replaced)."""
-        self.authority = authority
-        """Makes each version's token at deploy and revokes it at kill (``None``: no tokens)."""
+        builder = builder or EnvironmentBuilder(layout.envs, timeout=settings.manager_build_timeout)
         self.status_listeners: list[Callable[[StatusEvent], Awaitable[None]]] = []
         """Called with every status event after it is recorded (e.g. crash-loop alerts)."""
-        self.layout = layout
-        self.registry = registry
-        self.routes = routes
-        self.builder = builder or EnvironmentBuilder(
-            layout.envs, timeout=settings.manager_build_timeout
+        self.parts = FleetParts(
+            settings=settings,
+            layout=layout,
+            registry=AsyncRegistry(registry),
+            routes=routes,
+            builder=builder,
+            launcher=Launcher(
+                settings, layout, builder, manager_url=manager_url, hostname=socket.gethostname()
+            ),
+            shadows=shadows or ShadowBook(),
+            authority=authority,
+            on_status=self._record,
         )
-        self.manager_url = manager_url
-        self.hostname = socket.gethostname()
-        self._launcher = Launcher(
-            settings, layout, self.builder, manager_url=manager_url, hostname=self.hostname
-        )
-        self._core = FleetCore(
-            settings,
-            layout,
-            registry,
-            routes,
-            self.builder,
-            self.shadows,
-            authority,
-            self._launcher,
-            listener=self._record,
-        )
-        self.supervisor = self._core.supervisor
-        self.deploys = Deployer(self._core)
+        """The registry, routes, builder, supervisor, ... that every operation works on."""
+        self.deploys = Deployer(self.parts)
         """Deploys: ``await fleet.deploys.deploy(name, version, chunks, ...)``."""
 
     # -- status changes -------------------------------------------------------------------------
     async def _record(self, event: StatusEvent) -> None:
         """The supervisor's listener: record a status event and its route, then pass it on."""
-        row = await self._core.db(
-            self.registry.update,
+        row = await self.parts.registry.update(
             event.name,
             event.version,
             status=str(event.status),
@@ -105,7 +94,7 @@ class Fleet:
             restarts=event.restarts,
         )
         if row is not None:
-            self.routes.set_version(route_of(row))
+            self.parts.routes.set_version(route_of(row))
         for listener in self.status_listeners:
             try:
                 await listener(event)
@@ -117,95 +106,88 @@ class Fleet:
     # -- start and stop of the manager ---------------------------------------------------------
     async def startup(self) -> None:
         """Reconcile the registry with the processes that exist, and supervise what should run."""
-        await recover(self._core)
+        await recover(self.parts)
 
     async def close(self) -> None:
         """Stop supervising (and stop the services unless configured to leave them)."""
-        await self._core.cancel()
-        await self.supervisor.close(self.settings.manager_stop_services_on_exit)
+        await self.parts.cancel()
+        await self.parts.supervisor.close(self.parts.settings.manager_stop_services_on_exit)
 
     # -- reads ----------------------------------------------------------------------------------
     async def versions(
         self, name: str | None = None, version: str | None = None
     ) -> list[ServiceVersion]:
         """Registered versions (all, of one name, or one); 404 for an unknown name/version."""
-        rows = await self._core.db(self.registry.versions, name, version)
+        registry = self.parts.registry
+        rows = await registry.versions(name, version)
         if name is not None and not rows:
             if version is not None:
-                await self._core.require(name, version)
-            raise UnknownService(f"No service named {name!r} is deployed; see `mvi ls`")
+                await registry.require(name, version)
+            raise UnknownService.lookup(name)
         return rows
 
     async def get(self, name: str, version: str) -> ServiceVersion:
         """One version (404 if unknown)."""
-        return await self._core.require(name, version)
+        return await self.parts.registry.require(name, version)
 
     async def main_of(self, name: str) -> ServiceVersion:
         """The main version of ``name`` (404 if unknown)."""
-        row = await self._core.db(self.registry.main_of, name)
+        row = await self.parts.registry.main_of(name)
         if row is None:
-            raise UnknownService(f"No service named {name!r} is deployed; see `mvi ls`")
+            raise UnknownService.lookup(name)
         return row
-
-    def environment_for(self, row: ServiceVersion) -> dict[str, str]:
-        """The process environment of a version (seed 001's ``MVI_*`` settings included)."""
-        return self._launcher.environment_for(row)
 
     # -- operations -----------------------------------------------------------------------------
     async def stop(self, name: str, version: str) -> ServiceVersion:
         """Stop a version gracefully; it stays stopped (also across manager restarts)."""
-        async with self._core.lock(name):
-            row = await self._core.require(name, version)
-            await self._core.db(self.registry.update, name, version, desired="stopped")
-            if row.key in self.supervisor.units:
-                await self.supervisor.stop(row.key)
+        registry, supervisor = self.parts.registry, self.parts.supervisor
+        async with self.parts.lock(name):
+            row = await registry.require(name, version)
+            await registry.update(name, version, desired="stopped")
+            if row.key in supervisor.units:
+                await supervisor.stop(row.key)
             elif row.status != Status.STOPPED:
-                await self._core.db(
-                    self.registry.update,
+                await registry.update(
                     name,
                     version,
                     status=str(Status.STOPPED),
                     status_since=now(),
                     message="stopped on request",
                 )
-            return await self._core.require(name, version)
+            return await registry.require(name, version)
 
     async def start(self, name: str, version: str, *, restart: bool = False) -> ServiceVersion:
         """Start a stopped, failed or crashed version (``restart``: stop it first)."""
-        async with self._core.lock(name):
-            row = await self._core.require(name, version)
-            if row.status in (Status.BUILDING,):
-                raise ManagerError(f"{name} {version} is still being deployed; wait for it", 409)
-            unit = self.supervisor.units.get(row.key)
-            running = unit is not None and unit.task is not None and not unit.task.done()
-            if running and not restart and row.status == Status.RUNNING:
+        registry, supervisor = self.parts.registry, self.parts.supervisor
+        async with self.parts.lock(name):
+            row = await registry.require(name, version)
+            rules.check_startable(row)
+            unit = supervisor.units.get(row.key)
+            supervised = unit is not None and unit.task is not None and not unit.task.done()
+            if not rules.needs_start(row, supervised=supervised, restart=restart):
                 return row
             if unit is not None:
-                await self.supervisor.stop(row.key, "stopped to be restarted")
-            wanted = await self._core.db(self.registry.update, name, version, desired="running")
+                await supervisor.stop(row.key, "stopped to be restarted")
+            wanted = await registry.update(name, version, desired="running")
             assert wanted is not None
-            self.supervisor.supervise(self._launcher.spec(wanted))
-        await self.supervisor.wait_settled(row.key, self.settings.manager_startup_timeout + 10)
-        return await self._core.require(name, version)
+            supervisor.supervise(self.parts.launcher.spec(wanted))
+        await supervisor.wait_settled(row.key, self.parts.settings.manager_startup_timeout + 10)
+        return await registry.require(name, version)
 
     async def assign(self, name: str, version: str) -> ServiceVersion:
         """Make ``version`` the main of ``name``; it must be running."""
-        async with self._core.lock(name):
-            row = await self._core.require(name, version)
+        registry = self.parts.registry
+        async with self.parts.lock(name):
+            row = await registry.require(name, version)
             if row.is_main:
                 return row
-            if row.status != Status.RUNNING:
-                raise ManagerError(
-                    f"{name} {version} is {row.status}, so it cannot take the main's traffic; "
-                    f"start it first (`mvi start {name} {version}`)",
-                    409,
-                )
-            await self._core.db(self.registry.set_main, name, version)
+            rules.check_assignable(row)
+            await registry.set_main(name, version)
             # One assignment: requests from now on go to `version`; those already forwarded
             # finish on the old main, which keeps running (as a shadow unless turned off).
-            self.routes.set_main(name, version)
+            self.parts.routes.set_main(name, version)
             logger.info("%s %s is now the main version", name, version)
-            return await self._core.require(name, version)
+            return await registry.require(name, version)
 
     # -- rollout: rollback and shadows ----------------------------------------------------------
     async def rollback(self, name: str) -> ServiceVersion:
@@ -213,35 +195,21 @@ class Fleet:
 
         409 when there is no previous main (still deployed) or it is not running.
         """
-        async with self._core.lock(name):
+        registry = self.parts.registry
+        async with self.parts.lock(name):
             await self.main_of(name)
-            plan = await self._core.db(self.registry.rollback_plan, name)
-            target = plan.target
-            if target is None:
-                gone = f" (earlier mains since killed: {', '.join(plan.gone)})" if plan.gone else ""
-                raise ManagerError(
-                    f"{name} has no previous main to return to{gone}; its main is "
-                    f"{plan.current}. See `mvi ls {name}`, and `mvi assign {name} VERSION` to "
-                    "choose one",
-                    409,
-                )
-            if target.status != Status.RUNNING:
-                raise ManagerError(
-                    f"The previous main, {name} {target.version}, is {target.status}, so it "
-                    f"cannot take the main's traffic; start it (`mvi start {name} "
-                    f"{target.version}`) and roll back again",
-                    409,
-                )
-            if not await self._core.db(self.registry.rollback, name, plan):
-                raise ManagerError(f"The main of {name} changed meanwhile; try again", 409)
-            self.routes.set_main(name, target.version)
+            plan = await registry.rollback_plan(name)
+            target = rules.rollback_target(name, plan)
+            if not await registry.rollback(name, plan):
+                raise RollbackConflict(f"The main of {name} changed meanwhile; try again")
+            self.parts.routes.set_main(name, target.version)
             logger.info("%s rolled back from %s to %s", name, plan.current, target.version)
-            return await self._core.require(name, target.version)
+            return await registry.require(name, target.version)
 
     async def main_history(self, name: str) -> list[MainChange]:
         """Every change of ``name``'s main, oldest first (404 for an unknown name)."""
         await self.main_of(name)
-        return await self._core.db(self.registry.main_history, name)
+        return await self.parts.registry.main_history(name)
 
     async def set_shadow(
         self, name: str, version: str, *, enabled: bool | None = None, percent: int | None = None
@@ -250,73 +218,58 @@ class Fleet:
 
         The settings are kept in the registry; for the main they apply once it is not.
         """
-        if percent is not None and not 0 <= percent <= 100:
-            raise ManagerError(f"percent must be between 0 and 100, not {percent}", 422)
-        async with self._core.lock(name):
-            await self._core.require(name, version)
+        rules.check_percent(percent)
+        registry = self.parts.registry
+        async with self.parts.lock(name):
+            await registry.require(name, version)
             values: dict[str, Any] = {}
             if enabled is not None:
                 values["shadow"] = enabled
             if percent is not None:
                 values["shadow_percent"] = percent
-            row = await self._core.db(self.registry.update, name, version, **values)
+            row = await registry.update(name, version, **values)
             assert row is not None
-            self.routes.set_version(route_of(row))
+            self.parts.routes.set_version(route_of(row))
             return row
 
     async def shadow_report(self, name: str) -> list[tuple[ServiceVersion, ShadowFigures]]:
         """Each version of ``name`` but the main, with its shadow statistics."""
         rows = await self.versions(name)
-        return [(row, self.shadows.figures(row.key)) for row in rows if not row.is_main]
+        return [(row, self.parts.shadows.figures(row.key)) for row in rows if not row.is_main]
 
     async def kill(self, name: str, version: str | None = None) -> list[ServiceVersion]:
         """Remove one version (the main when ``version`` is ``None``) for good.
 
         The main is refused (403) while other versions of its name exist.
         """
-        async with self._core.lock(name):
-            rows = await self._core.db(self.registry.versions, name)
-            if not rows:
-                raise UnknownService(f"No service named {name!r} is deployed; see `mvi ls`")
-            if version is None:
-                target = next((r for r in rows if r.is_main), rows[0])
-            else:
-                target = await self._core.require(name, version)
-            if target.is_main and len(rows) > 1:
-                others = ", ".join(r.version for r in rows if r.version != target.version)
-                raise OperationRefused(
-                    f"{name} {target.version} is the main version and other versions of "
-                    f"{name} exist ({others}): make one of them the main first "
-                    f"(`mvi assign {name} VERSION`), or kill them all with "
-                    f"`mvi kill {name} --all`"
-                )
+        async with self.parts.lock(name):
+            rows = await self.parts.registry.versions(name)
+            target = rules.kill_target(name, rows, version)
             await self._remove(target)
             return [target]
 
     async def kill_all(self, name: str) -> list[ServiceVersion]:
         """Remove every version of ``name``: the others first, the main last."""
-        async with self._core.lock(name):
-            rows = await self._core.db(self.registry.versions, name)
-            if not rows:
-                raise UnknownService(f"No service named {name!r} is deployed; see `mvi ls`")
-            ordered = [r for r in rows if not r.is_main] + [r for r in rows if r.is_main]
+        async with self.parts.lock(name):
+            ordered = rules.kill_order(name, await self.parts.registry.versions(name))
             for row in ordered:
                 await self._remove(row)
             return ordered
 
     async def _remove(self, row: ServiceVersion) -> None:
-        if self.deploys.deploying & {row.key}:
-            raise ManagerError(f"{row.name} {row.version} is being deployed; wait for it", 409)
-        await self.supervisor.forget(row.key)
-        await self._core.remove_row(row.name, row.version)
-        await asyncio.to_thread(shutil.rmtree, self.layout.service_dir(row.name, row.version), True)
+        parts = self.parts
+        rules.check_removable(row, self.deploys.deploying)
+        await parts.supervisor.forget(row.key)
+        await parts.unregister(row.name, row.version)
+        folder = parts.layout.service_dir(row.name, row.version)
+        await asyncio.to_thread(shutil.rmtree, folder, True)
         with contextlib.suppress(OSError):
-            self.layout.service_dir(row.name, row.version).parent.rmdir()
+            folder.parent.rmdir()
         logs.remove_logs(
-            self.layout.service_log(row.name, row.version), self.settings.manager_log_backups
+            parts.layout.service_log(row.name, row.version), parts.settings.manager_log_backups
         )
-        in_use = await self._core.db(self.registry.env_keys)
+        in_use = await parts.registry.env_keys()
         removed = await asyncio.to_thread(
-            self.builder.remove_unused, in_use | self.deploys.envs_in_flight
+            parts.builder.remove_unused, in_use | self.deploys.envs_in_flight
         )
         logger.info("removed %s (unused environments removed: %s)", row.key, removed or "none")

@@ -1,155 +1,117 @@
-"""What the fleet's operations share: its parts, a lock per name, ports and background tasks.
+"""The parts of one manager's fleet, built once and shared by everything that changes it.
 
-:class:`FleetCore` holds one manager's registry, routing table, builder, supervisor, shadow
-figures and token authority, and the steps that more than one operation takes on them:
-finding a version, issuing its token, picking its port, and removing it from the registry,
-the routing table, the shadow figures and the tokens at once. The deploys
-(:mod:`mvi.manager.fleet.deploys`), the recovery at start (:mod:`mvi.manager.fleet.recovery`)
-and the other operations (:mod:`mvi.manager.fleet.operations`) all go through one core, so
-they take the same lock per name and keep these parts in agreement the same way.
+:class:`FleetParts` is made by the :class:`~mvi.manager.fleet.operations.Fleet` and handed
+to its deploys (:mod:`mvi.manager.fleet.deploys`) and to the recovery at start
+(:mod:`mvi.manager.fleet.recovery`): the registry (awaited), the gateway's routing table,
+the environment builder, the launcher, the supervisor, the shadows' figures and the token
+authority. It also holds what the operations share so that they agree: one lock per service
+name, one port pick at a time, the background tasks, and :meth:`FleetParts.unregister`, which
+removes a version from the registry, the routes, the shadow figures and the tokens at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
-from mvi._exceptions import ManagerError, UnknownService
+from mvi._exceptions import ManagerError
 from mvi.manager.auth.access import TokenKind
 from mvi.manager.auth.credentials import Authority
 from mvi.manager.builds.environments import EnvironmentBuilder
+from mvi.manager.fleet.async_registry import AsyncRegistry
 from mvi.manager.fleet.launcher import Launcher
+from mvi.manager.fleet.rules import choose_port, ports_in_use
 from mvi.manager.gateway.routing import RoutingTable
 from mvi.manager.gateway.shadows import ShadowBook
 from mvi.manager.layout import DataDir
 from mvi.manager.naming import version_key
-from mvi.manager.registry import Registry, ServiceVersion, now
-from mvi.manager.supervision.process import pick_free_port
-from mvi.manager.supervision.states import RestartPolicy, Status
+from mvi.manager.supervision.process import ephemeral_ports
 from mvi.manager.supervision.supervisor import LaunchSpec, StatusEvent, Supervisor
 from mvi.settings import Settings
 
-__all__ = ["FleetCore"]
+__all__ = ["FleetParts"]
 
 logger = logging.getLogger("mvi.manager.fleet")
 
-T = TypeVar("T")
 
+@dataclass(eq=False)
+class FleetParts:
+    """What the fleet's operations work on, and the steps more than one of them takes."""
 
-class FleetCore:
-    """The parts of one manager's fleet, and the steps its operations share."""
+    settings: Settings
+    layout: DataDir
+    registry: AsyncRegistry
+    routes: RoutingTable
+    """The gateway's routing table, kept current with the registry."""
+    builder: EnvironmentBuilder
+    launcher: Launcher
+    shadows: ShadowBook
+    """The gateway's statistics of the shadows (reset when a version is killed or replaced)."""
+    authority: Authority | None
+    """Makes each version's token at deploy and revokes it at kill (``None``: no tokens)."""
+    on_status: Callable[[StatusEvent], Awaitable[None]]
+    """Hears every status event of the supervisor (the fleet records it)."""
+    supervisor: Supervisor = field(init=False)
+    """Runs the processes; made from the settings, reporting to ``on_status``."""
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
+    _port_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
-    def __init__(
-        self,
-        settings: Settings,
-        layout: DataDir,
-        registry: Registry,
-        routes: RoutingTable,
-        builder: EnvironmentBuilder,
-        shadows: ShadowBook,
-        authority: Authority | None,
-        launcher: Launcher,
-        *,
-        listener: Callable[[StatusEvent], Awaitable[None]],
-    ) -> None:
-        self.settings = settings
-        self.layout = layout
-        self.registry = registry
-        self.routes = routes
-        self.builder = builder
-        self.shadows = shadows
-        self.authority = authority
-        self.launcher = launcher
-        self.supervisor = Supervisor(
-            policy=RestartPolicy(
-                settings.manager_restart_backoff,
-                settings.manager_restart_backoff_max,
-                settings.manager_restart_reset_after,
-            ),
-            startup_timeout=settings.manager_startup_timeout,
-            stop_timeout=settings.manager_stop_timeout,
-            listener=listener,
-            pick_port=self.repick_port,
-            log_max_bytes=settings.manager_log_max_bytes,
-            log_backups=settings.manager_log_backups,
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor.from_settings(
+            self.settings, listener=self.on_status, pick_port=self.repick_port
         )
-        """Runs the processes; ``listener`` hears each of their status events."""
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._port_lock = asyncio.Lock()
-
-    async def db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``func(*args, **kwargs)`` in a worker thread (the registry's calls block)."""
-        return await asyncio.to_thread(func, *args, **kwargs)
 
     def lock(self, name: str) -> asyncio.Lock:
         """The lock that serialises the operations on the versions of ``name``."""
         return self._locks.setdefault(name, asyncio.Lock())
 
-    async def require(self, name: str, version: str) -> ServiceVersion:
-        """The row of one version; :class:`UnknownService` (404) if it is not deployed."""
-        row = await self.db(self.registry.get, name, version)
-        if row is None:
-            others = await self.db(self.registry.versions, name)
-            if not others:
-                raise UnknownService(f"No service named {name!r} is deployed; see `mvi ls`")
-            known = ", ".join(r.version for r in others)
-            raise UnknownService(f"Service {name!r} has no version {version!r}; deployed: {known}")
-        return row
+    # -- ports and tokens ---------------------------------------------------------------------
+    async def pick_port(self) -> int:
+        """A free port that no registered or supervised version holds (one pick at a time)."""
+        async with self._port_lock:
+            taken = ports_in_use(
+                await self.registry.used_ports(),
+                self.supervisor.ports(),
+                self.settings.manager_port,
+            )
+            return choose_port(ephemeral_ports(), taken)
+
+    async def repick_port(self, spec: LaunchSpec) -> int:
+        """A new port for the version of ``spec``, saved in the registry (the supervisor's)."""
+        port = await self.pick_port()
+        await self.registry.update(spec.name, spec.version, port=port)
+        return port
 
     async def service_token(self, name: str, version: str) -> str | None:
         """A new token for one version (``None`` when the manager makes no tokens)."""
         if self.authority is None:
             return None
-        return await self.db(self.authority.issue_service_token, name, version)
+        return await asyncio.to_thread(self.authority.issue_service_token, name, version)
 
-    async def pick_port(self) -> int:
-        """A free port that no registered or supervised version holds (one pick at a time)."""
-        async with self._port_lock:
-            taken = await self.db(self.registry.used_ports)
-            taken |= {u.spec.port for u in self.supervisor.units.values()}
-            taken.add(self.settings.manager_port)
-            return pick_free_port(taken)
-
-    async def repick_port(self, spec: LaunchSpec) -> int:
-        """A new port for the version of ``spec``, saved in the registry (the supervisor's)."""
-        port = await self.pick_port()
-        await self.db(self.registry.update, spec.name, spec.version, port=port)
-        return port
-
-    async def set_down(self, row: ServiceVersion, status: Status, message: str) -> None:
-        """Record that ``row`` has no process: ``status`` (stopped or failed) since now."""
-        await self.db(
-            self.registry.update,
-            row.name,
-            row.version,
-            status=str(status),
-            status_since=now(),
-            pid=None,
-            pid_started=None,
-            message=message,
-        )
-
-    async def remove_row(self, name: str, version: str) -> None:
+    # -- removal ------------------------------------------------------------------------------
+    async def unregister(self, name: str, version: str) -> None:
         """Remove a version from the registry, the routes, the shadow figures and the tokens.
 
         Its process and files are the caller's; when it was the main, the version the
         registry promotes in its place takes the main's traffic.
         """
-        promoted = await self.db(self.registry.remove, name, version)
+        promoted = await self.registry.remove(name, version)
         self.routes.remove_version(name, version)
         self.shadows.forget(version_key(name, version))
         if self.authority is not None:  # the version's token dies with it
-            await self.db(
+            await asyncio.to_thread(
                 self.authority.revoke_subject, TokenKind.SERVICE, version_key(name, version)
             )
         if promoted is not None:
             self.routes.set_main(promoted.name, promoted.version)
             logger.info("%s %s became the main version", promoted.name, promoted.version)
 
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+    # -- background tasks ---------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` in the background; how it failed is logged, and :meth:`cancel` ends it."""
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         self._tasks.add(task)

@@ -14,9 +14,10 @@ import os
 import signal
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ProcessHandle", "describe_exit", "pick_free_port", "port_is_free", "start_time"]
+__all__ = ["ProcessHandle", "describe_exit", "ephemeral_ports", "port_is_free", "start_time"]
 
 
 def start_time(pid: int) -> int | None:
@@ -56,15 +57,13 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def pick_free_port(taken: set[int], host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now and no registered version holds."""
-    for _ in range(100):
+def ephemeral_ports(count: int = 100, host: str = "127.0.0.1") -> Iterator[int]:
+    """``count`` ports that nothing listens on as each is offered (the system's choice on
+    a bind of port 0); which of them is free for a version is the caller's to decide."""
+    for _ in range(count):
         with socket.socket() as sock:
             sock.bind((host, 0))
-            port = int(sock.getsockname()[1])
-        if port not in taken:
-            return port
-    raise RuntimeError("no free port found after 100 tries")
+            yield int(sock.getsockname()[1])
 
 
 class ProcessHandle:

@@ -30,6 +30,7 @@ from mvi.manager.naming import version_key
 from mvi.manager.supervision import logs
 from mvi.manager.supervision.process import ProcessHandle, describe_exit, port_is_free
 from mvi.manager.supervision.states import RestartPolicy, Status, Supervision
+from mvi.settings import Settings
 
 __all__ = ["LaunchSpec", "StatusEvent", "Supervisor", "Unit"]
 
@@ -124,6 +125,30 @@ class Supervisor:
         self.units: dict[str, Unit] = {}
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(2.0), trust_env=False)
         self._rotator: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, listener: Listener, pick_port: PortPicker
+    ) -> Supervisor:
+        """A supervisor configured by the ``MVI_MANAGER_RESTART_*``, ``_STARTUP_TIMEOUT``,
+        ``_STOP_TIMEOUT`` and ``_LOG_*`` settings."""
+        return cls(
+            policy=RestartPolicy(
+                settings.manager_restart_backoff,
+                settings.manager_restart_backoff_max,
+                settings.manager_restart_reset_after,
+            ),
+            startup_timeout=settings.manager_startup_timeout,
+            stop_timeout=settings.manager_stop_timeout,
+            listener=listener,
+            pick_port=pick_port,
+            log_max_bytes=settings.manager_log_max_bytes,
+            log_backups=settings.manager_log_backups,
+        )
+
+    def ports(self) -> set[int]:
+        """The ports its versions hold."""
+        return {unit.spec.port for unit in self.units.values()}
 
     # -- commands -------------------------------------------------------------------------
     def supervise(
