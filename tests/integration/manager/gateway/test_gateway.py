@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from tests.conftest import ServiceFactory, ServiceProcess, free_port
-from tests.integration.manager._gateway import GatewayServer
+from tests.integration.manager.gateway._gateway import GatewayServer
 
 from mvi.manager.gateway.routing import Route, RoutingTable
 

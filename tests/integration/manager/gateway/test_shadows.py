@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.conftest import ServiceFactory, ServiceProcess, launch_service, wait_for
-from tests.integration.manager._gateway import GatewayServer
+from tests.integration.manager.gateway._gateway import GatewayServer
 
 from mvi.manager.gateway.routing import Route, RoutingTable
 from mvi.manager.gateway.shadows import ShadowFigures
