@@ -1,12 +1,12 @@
-"""The fleet: every service version this manager runs, and the operations on them.
+"""The :class:`Fleet`: the reads and the operations on service versions (stop, start,
+assign, rollback, shadows, kill) that the REST API calls.
 
-:class:`Fleet` builds the fleet's parts once (:class:`~mvi.manager.fleet.parts.FleetParts`)
-and keeps them in agreement: at start it reconciles the registry with the processes it
-finds (:mod:`mvi.manager.fleet.recovery`), every status change the supervisor sees is
-written back to the registry and the routes, and the operations here (stop, start, assign,
-rollback, shadows, kill) take the lock of their name. What an operation may do is decided
-by :mod:`mvi.manager.fleet.rules`; deploys are :attr:`Fleet.deploys`
-(:mod:`mvi.manager.fleet.deploys`).
+It builds the fleet's parts once (:class:`~mvi.manager.fleet.parts.FleetParts`) and keeps
+them in agreement: at start it reconciles the registry with the processes it finds
+(:mod:`mvi.manager.fleet.recovery`), every status change the supervisor sees is written
+back to the registry and the routes, and each operation takes the lock of its name. What
+an operation may do is decided by :mod:`mvi.manager.fleet.rules`; deploys are
+:attr:`Fleet.deploys` (:mod:`mvi.manager.fleet.deploys`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The gateway: ``/services/...`` on the manager's port, forwarded to the service versions.
+"""The gateway's reverse proxy: ``/services/...`` forwarded to the service versions.
 
 ``/services/{name}/{path}`` goes to the main version of ``name``, and a copy of each
 mirrored request (see :class:`~mvi.manager.gateway.shadows.MirrorPolicy`) to each of its shadows;
