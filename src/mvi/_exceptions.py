@@ -37,16 +37,23 @@
         ├── BuildFailed           422: installing the requirements failed (installer's lines)
         ├── InvalidArchive        400: not a gzip tar, or an unsafe member
         ├── ArchiveTooLarge       413: the upload or what it unpacks to is over a limit
+        ├── InvalidArgument       422: a query parameter or body field out of range or missing
         ├── VersionConflict       409: that name and version are deployed (use --replace)
+        │   └── DeployInProgress  409: that version is being deployed right now; wait for it
+        ├── NotRunning            409: the version is not running, so it cannot take the traffic
+        ├── RollbackConflict      409: no previous main to return to, or the main just changed
         ├── UnknownService        404: no such service or version
+        ├── UnknownToken          404: no issued token has that id
         ├── OperationRefused      403: e.g. killing the main while other versions exist
         ├── NotAuthenticated      401: no token, or one that is expired, revoked or forged
         ├── PermissionDenied      403: the token may not do this (e.g. a service token)
+        ├── ManagerStarting       503: the manager is not ready yet; try again in a moment
         └── ManagerUnreachable    the CLI cannot connect to the manager
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -58,9 +65,11 @@ __all__ = [
     "ChannelClosed",
     "ClientDisconnected",
     "ConfigurationError",
+    "DeployInProgress",
     "EntrypointDefinitionError",
     "FrameError",
     "InvalidArchive",
+    "InvalidArgument",
     "InvalidDeployment",
     "InvalidParameterValue",
     "InvalidRequest",
@@ -68,11 +77,13 @@ __all__ = [
     "MalformedMessage",
     "ManagerError",
     "ManagerNotConfigured",
+    "ManagerStarting",
     "ManagerUnreachable",
     "MonitoringError",
     "MonitoringUnavailable",
     "MviError",
     "NotAuthenticated",
+    "NotRunning",
     "OperationRefused",
     "Overloaded",
     "ParameterError",
@@ -80,12 +91,14 @@ __all__ = [
     "ProjectError",
     "ProtocolError",
     "RequestBodyError",
+    "RollbackConflict",
     "RouteError",
     "ServiceCallError",
     "ServingError",
     "TooManyRecords",
     "UnknownParameter",
     "UnknownService",
+    "UnknownToken",
     "UnknownVariable",
     "UpstreamError",
     "UpstreamTimeout",
@@ -314,14 +327,67 @@ class ArchiveTooLarge(ManagerError):
     status_code = 413
 
 
+class InvalidArgument(ManagerError):
+    """A query parameter or body field is out of range, malformed or missing (the message
+    names it and what it accepts)."""
+
+    status_code = 422
+
+
 class VersionConflict(ManagerError):
     """That name and version are already deployed; deploy with ``--replace`` to replace it."""
 
     status_code = 409
 
 
+class DeployInProgress(VersionConflict):
+    """That version is being deployed right now: wait for its deploy to end, then try again."""
+
+
+class NotRunning(ManagerError):
+    """The version is not running, so it cannot take the main's traffic; start it first
+    (``mvi start NAME VERSION``)."""
+
+    status_code = 409
+
+
+class RollbackConflict(ManagerError):
+    """A rollback has nowhere to go (no earlier main is still deployed), or the main changed
+    while it was being planned; ``mvi ls NAME`` shows the versions."""
+
+    status_code = 409
+
+
 class UnknownService(ManagerError):
-    """No service (or version) of that name is deployed; ``mvi ls`` lists what is."""
+    """No service (or version) of that name is deployed; ``mvi ls`` lists what is.
+
+    :meth:`lookup` makes the one message for both cases.
+    """
+
+    status_code = 404
+
+    @staticmethod
+    def describe(name: str, version: str | None = None, deployed: Iterable[str] = ()) -> str:
+        """What is missing, without advice: no version of ``name`` is deployed, or (when
+        ``deployed`` names its versions) ``version`` is not one of them."""
+        known = ", ".join(deployed)
+        if not known:
+            return f"No service named {name!r} is deployed"
+        return f"Service {name!r} has no version {version!r}; deployed: {known}"
+
+    @classmethod
+    def lookup(
+        cls, name: str, version: str | None = None, deployed: Iterable[str] = ()
+    ) -> UnknownService:
+        """The error for ``name`` with nothing deployed, or for ``version`` of it when
+        ``deployed`` lists the versions that are."""
+        known = list(deployed)
+        message = cls.describe(name, version, known)
+        return cls(message if known else f"{message}; see `mvi ls`")
+
+
+class UnknownToken(ManagerError):
+    """No token issued by this manager has that id; ``mvi token ls`` lists them."""
 
     status_code = 404
 
@@ -343,6 +409,12 @@ class PermissionDenied(ManagerError):
     """The token is valid but may not do this, e.g. a service's token on a management route."""
 
     status_code = 403
+
+
+class ManagerStarting(ManagerError):
+    """The manager is still starting (its registry is not open yet); try again in a moment."""
+
+    status_code = 503
 
 
 class ManagerUnreachable(ManagerError):

@@ -6,7 +6,7 @@ registry with the processes it finds; at stop it stops the services (or leaves t
 next manager) and releases everything. ``/services/...`` goes straight to the gateway,
 everything else to FastAPI.
 
-Every request first passes the :class:`~mvi.manager.guard.Guard` (a valid token, unless the
+Every request first passes the :class:`~mvi.manager.auth.guard.Guard` (a valid token, unless the
 manager runs with ``--no-auth``). At its first start the manager makes its signing secret
 and the ``admin`` user, whose random password it prints once on stderr (never to the log),
 unless ``MVI_ADMIN_PASSWORD`` gives it.
@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO
 
 from fastapi import Depends, FastAPI, Request, params
 from fastapi.responses import JSONResponse
@@ -33,7 +29,6 @@ from starlette.types import Receive, Scope, Send
 
 from mvi._exceptions import (
     BuildFailed,
-    ConfigurationError,
     ManagerError,
     NotAuthenticated,
     PermissionDenied,
@@ -41,56 +36,25 @@ from mvi._exceptions import (
 from mvi._version import __version__
 from mvi.manager import migrations
 from mvi.manager.api import api_router
-from mvi.manager.auth import LoginLimiter
-from mvi.manager.credentials import ADMIN, Authority, load_or_create_secret
-from mvi.manager.fleet import Fleet
-from mvi.manager.gateway import PREFIX, Gateway, RoutingTable
-from mvi.manager.guard import Guard, challenge
-from mvi.manager.layout import DataDir
-from mvi.manager.lifecycle import Status
-from mvi.manager.mailer import Mailer, SmtpConfig
-from mvi.manager.notifications import CrashLoopDetector, NotificationStore, Notifier
+from mvi.manager.auth.credentials import ADMIN, Authority, load_or_create_secret
+from mvi.manager.auth.guard import Guard, challenge
+from mvi.manager.auth.login_limiter import LoginLimiter
+from mvi.manager.fleet.operations import Fleet
+from mvi.manager.gateway.proxy import Gateway
+from mvi.manager.gateway.routing import PREFIX, RoutingTable
+from mvi.manager.layout import DataDir, DataDirLock
+from mvi.manager.notifications.mailer import Mailer, SmtpConfig
+from mvi.manager.notifications.notifier import Notifier
+from mvi.manager.notifications.rules import CrashLoopDetector
+from mvi.manager.notifications.store import NotificationStore
 from mvi.manager.registry import Registry, create_registry_engine
-from mvi.manager.supervisor import StatusEvent
+from mvi.manager.supervision.states import Status
+from mvi.manager.supervision.supervisor import StatusEvent
 from mvi.settings import Settings, get_settings
 
-__all__ = ["DataDirLock", "ManagerApp", "create_app", "manager_url"]
+__all__ = ["ManagerApp", "create_app", "manager_url"]
 
 logger = logging.getLogger("mvi.manager")
-
-
-class DataDirLock:
-    """An exclusive lock on a data directory, so two managers never share one."""
-
-    def __init__(self, handle: IO[str]) -> None:
-        self._handle = handle
-
-    @classmethod
-    def acquire(cls, path: Path) -> DataDirLock:
-        """Take the lock, or raise :class:`ConfigurationError` naming the holder."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise ConfigurationError(
-                f"Another manager (pid {holder}) is running on {path.parent}; stop it, or give "
-                "this one another --data-dir"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        return cls(handle)
-
-    def release(self) -> None:
-        """Let another manager take the directory."""
-        if not self._handle.closed:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
 
 
 def manager_url(settings: Settings) -> str:

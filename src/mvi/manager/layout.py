@@ -1,4 +1,5 @@
-"""Where the manager keeps things in its data directory (paths only, no I/O but ``create``).
+"""Where the manager keeps things in its data directory, and the lock that makes it one
+manager's (paths only, no I/O but :meth:`DataDir.create` and :class:`DataDirLock`).
 
 ::
 
@@ -17,12 +18,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+from mvi._exceptions import ConfigurationError
 from mvi.manager.naming import version_key
 
-__all__ = ["DataDir"]
+__all__ = ["DataDir", "DataDirLock"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +103,37 @@ class DataDir:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         for path in (self.logs / "services", self.services, self.envs, self.monitoring, self.tmp):
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+class DataDirLock:
+    """An exclusive lock on a data directory, so two managers never share one."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+
+    @classmethod
+    def acquire(cls, path: Path) -> DataDirLock:
+        """Take the lock, or raise :class:`ConfigurationError` naming the holder."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise ConfigurationError(
+                f"Another manager (pid {holder}) is running on {path.parent}; stop it, or give "
+                "this one another --data-dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return cls(handle)
+
+    def release(self) -> None:
+        """Let another manager take the directory."""
+        if not self._handle.closed:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()

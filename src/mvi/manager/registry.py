@@ -8,7 +8,7 @@ async callers run them in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +49,8 @@ __all__ = [
     "User",
     "create_registry_engine",
     "now",
+    "plan_rollback",
+    "successor",
 ]
 
 
@@ -95,7 +97,7 @@ class ServiceVersion(Base):
     version: Mapped[str] = mapped_column(String(64))
     is_main: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16))
-    """One of :class:`mvi.manager.lifecycle.Status`."""
+    """One of :class:`mvi.manager.supervision.states.Status`."""
     status_since: Mapped[datetime] = mapped_column(UTCDateTime())
     desired: Mapped[str] = mapped_column(String(16), default="running")
     """``running`` or ``stopped``: what the operator asked for (reconciled at start)."""
@@ -240,6 +242,37 @@ def create_registry_engine(url: str, **kwargs: Any) -> Engine:
 def now() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+# -- which version is the main (no I/O) ---------------------------------------------------------
+def successor(remaining: Sequence[ServiceVersion]) -> ServiceVersion | None:
+    """The version that becomes a name's main when its main is removed: the one deployed
+    first of ``remaining`` (``None`` when none remain)."""
+    return min(remaining, key=lambda r: (r.deployed_at, r.id)) if remaining else None
+
+
+def plan_rollback(
+    rows: Mapping[str, ServiceVersion], standing: Sequence[MainChange]
+) -> RollbackPlan:
+    """Where a rollback takes a name whose versions are ``rows`` (by version) and whose
+    changes of main not rolled back are ``standing`` (oldest first).
+
+    Those changes form a stack whose top is the current main; the target is the nearest
+    entry below it that names another version still deployed. The entries above the target
+    (the current main's, and those of versions since killed) are the ones to mark rolled back.
+    """
+    current = next((r.version for r in rows.values() if r.is_main), None)
+    plan = RollbackPlan(current=current)
+    for entry in reversed(standing):
+        if entry.version == current:
+            plan.undo.append(entry.id)
+        elif entry.version not in rows:
+            plan.undo.append(entry.id)
+            plan.gone.append(entry.version)
+        else:
+            plan.target = rows[entry.version]
+            break
+    return plan
 
 
 class Registry:
@@ -408,8 +441,8 @@ class Registry:
                 )
                 for change in session.scalars(standing):
                     change.rolled_back_at = now()
-            if target.is_main and rest:
-                promoted = min(rest, key=lambda r: (r.deployed_at, r.id))
+            promoted = successor(rest) if target.is_main else None
+            if promoted is not None:
                 promoted.is_main = True
                 session.add(
                     MainChange(
@@ -430,11 +463,7 @@ class Registry:
             )
 
     def rollback_plan(self, name: str) -> RollbackPlan:
-        """Which earlier main ``mvi rollback`` returns ``name`` to (without changing it).
-
-        The changes not rolled back form a stack whose top is the current main; the
-        target is the nearest entry below it that names another version still deployed.
-        """
+        """Which earlier main ``mvi rollback`` returns ``name`` to (:func:`plan_rollback`)."""
         with self.session() as session:
             rows = {
                 r.version: r
@@ -447,18 +476,7 @@ class Registry:
                     .order_by(MainChange.id)
                 )
             )
-        current = next((r.version for r in rows.values() if r.is_main), None)
-        plan = RollbackPlan(current=current)
-        for entry in reversed(standing):
-            if entry.version == current:
-                plan.undo.append(entry.id)
-            elif entry.version not in rows:
-                plan.undo.append(entry.id)
-                plan.gone.append(entry.version)
-            else:
-                plan.target = rows[entry.version]
-                break
-        return plan
+        return plan_rollback(rows, standing)
 
     def rollback(self, name: str, plan: RollbackPlan) -> bool:
         """Apply ``plan``: its target becomes the main, the changes above it are marked

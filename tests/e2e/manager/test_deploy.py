@@ -326,7 +326,7 @@ def test_failed_install_is_422_with_the_installer_lines(manager: Manager, tmp_pa
 
 
 def _pack(project: Path) -> bytes:
-    from mvi.manager.archive import pack
+    from mvi.manager.builds.archives import pack
 
     buffer = io.BytesIO()
     pack(project, buffer)

@@ -56,7 +56,7 @@ def _run(func: Any, *args: Any, **kwargs: Any) -> Any:
 def _archive(source: Path) -> tuple[Path, bool]:
     """The .tar.gz to upload, and whether it is a temporary file made here."""
     if source.is_dir():
-        from mvi.manager.archive import pack
+        from mvi.manager.builds.archives import pack
 
         fd, name = tempfile.mkstemp(prefix="mvi-deploy-", suffix=".tar.gz")
         with open(fd, "wb") as handle:

@@ -19,9 +19,11 @@ from pydantic import BaseModel, Field
 
 from mvi._exceptions import NotAuthenticated, PermissionDenied
 from mvi.manager.api.schemas import ErrorOut
-from mvi.manager.auth import COOKIE_NAME, LoginLimiter, Principal, TokenKind
-from mvi.manager.credentials import Authority
-from mvi.manager.guard import PRINCIPAL_KEY
+from mvi.manager.auth.access import Principal, TokenKind
+from mvi.manager.auth.credentials import Authority
+from mvi.manager.auth.guard import PRINCIPAL_KEY
+from mvi.manager.auth.login_limiter import LoginLimiter
+from mvi.manager.auth.tokens import COOKIE_NAME
 from mvi.manager.registry import AccessToken
 from mvi.settings import Settings
 

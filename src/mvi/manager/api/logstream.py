@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
-from mvi._exceptions import ManagerError
-from mvi.manager import logs
+from mvi._exceptions import InvalidArgument
+from mvi.manager.supervision import logs
 
 __all__ = ["LogQuery", "log_response", "parse_lines"]
 
@@ -38,7 +38,7 @@ def parse_lines(value: str) -> int | None:
     except ValueError:
         count = -1
     if count < 0:
-        raise ManagerError(f"lines must be a number of lines or 'all', not {value!r}", 422)
+        raise InvalidArgument(f"lines must be a number of lines or 'all', not {value!r}")
     return count
 
 
@@ -51,7 +51,7 @@ def log_response(request: Request, path: Path, backups: int, query: LogQuery) ->
         try:
             keep = logs.SinceFilter(logs.parse_since(since, datetime.now()))
         except ValueError as exc:
-            raise ManagerError(str(exc), 422) from None
+            raise InvalidArgument(str(exc)) from None
     stopping: asyncio.Event = request.app.state.stopping
 
     async def stream() -> AsyncIterator[bytes]:

@@ -15,11 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
 
-from mvi._exceptions import ManagerError, PermissionDenied
+from mvi._exceptions import InvalidArgument, PermissionDenied
 from mvi.manager.api.schemas import ErrorOut
-from mvi.manager.auth import ANONYMOUS, Principal
-from mvi.manager.guard import PRINCIPAL_KEY
-from mvi.manager.notifications import SEVERITIES, Notifier, Occurrence
+from mvi.manager.auth.access import ANONYMOUS, Principal
+from mvi.manager.auth.guard import PRINCIPAL_KEY
+from mvi.manager.notifications.notifier import Notifier
+from mvi.manager.notifications.rules import SEVERITIES, Occurrence
 from mvi.manager.registry import Notification
 
 __all__ = ["ClearedOut", "NotificationIn", "NotificationOut", "NotifiedOut", "router"]
@@ -153,7 +154,7 @@ async def raise_notification(
         service, version = principal.service, principal.version
     else:
         if not body.service or not body.version:
-            raise ManagerError("Give the notification's service and version", 422)
+            raise InvalidArgument("Give the notification's service and version")
         service, version = body.service, body.version
     occurrence = Occurrence(
         service=service,

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from mvi.manager.gateway.shadows import ShadowFigures
 from mvi.manager.registry import MainChange, ServiceVersion
-from mvi.manager.shadows import ShadowFigures
 
 __all__ = [
     "DeployOut",

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ServiceVersionOut
-from mvi.manager.fleet import Fleet
+from mvi.manager.fleet.operations import Fleet
 
 __all__ = ["router"]
 
@@ -158,5 +158,5 @@ async def version_logs(
 ) -> StreamingResponse:
     """The last lines of the version's stdout and stderr; ``follow`` streams what comes."""
     row = await fleet.get(name, version)
-    path = fleet.layout.service_log(row.name, row.version)
-    return log_response(request, path, fleet.settings.manager_log_backups, query)
+    path = fleet.parts.layout.service_log(row.name, row.version)
+    return log_response(request, path, fleet.parts.settings.manager_log_backups, query)

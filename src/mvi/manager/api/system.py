@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from mvi._version import __version__
 from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import ManagerInfo
-from mvi.manager.fleet import Fleet
+from mvi.manager.fleet.operations import Fleet
 
 __all__ = ["router"]
 
@@ -26,8 +26,8 @@ async def info(request: Request) -> ManagerInfo:
     return ManagerInfo(
         version=__version__,
         pid=os.getpid(),
-        data_dir=str(fleet.layout.root),
-        registry=fleet.registry.engine.dialect.name,
+        data_dir=str(fleet.parts.layout.root),
+        registry=fleet.parts.registry.engine.dialect.name,
         started_at=request.app.state.started_at,
         services=len(rows),
     )
@@ -45,5 +45,5 @@ async def manager_logs(
 ) -> StreamingResponse:
     """The last lines of the manager's log; ``follow`` streams what comes."""
     fleet: Fleet = request.app.state.fleet
-    path = fleet.layout.manager_log
-    return log_response(request, path, fleet.settings.manager_log_backups, query)
+    path = fleet.parts.layout.manager_log
+    return log_response(request, path, fleet.parts.settings.manager_log_backups, query)

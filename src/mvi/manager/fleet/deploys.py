@@ -1,0 +1,221 @@
+"""Deploying a version: its archive received, unpacked, built into an environment and started.
+
+:meth:`Deployer.deploy` checks the request before its body is read, saves and unpacks the
+upload under the data folder's ``tmp``, and installs it in the background: the version's
+registry row (``building``) and route, its environment (built, or reused if it exists), its
+files moved into place, and its process started. The caller waits, bounded, for the
+version's final status. A deploy that fails leaves nothing of its own behind (no registry
+row, no files, no process); one that replaces a version stops the old process only once the
+new environment is ready, and removes the old files in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import uuid
+from collections.abc import AsyncIterable
+from pathlib import Path
+from typing import Any
+
+from mvi._exceptions import (
+    ArchiveTooLarge,
+    DeployInProgress,
+    InvalidDeployment,
+    ProjectError,
+    VersionConflict,
+)
+from mvi.manager.builds.archives import Upload, save_upload, unpack
+from mvi.manager.fleet.launcher import route_of
+from mvi.manager.fleet.parts import FleetParts
+from mvi.manager.naming import check_name, check_version, version_key
+from mvi.manager.registry import ServiceVersion, now
+from mvi.manager.supervision import logs
+from mvi.manager.supervision.states import Status
+from mvi.project import ServiceProject
+
+__all__ = ["DeployResult", "Deployer"]
+
+logger = logging.getLogger("mvi.manager.fleet")
+
+
+class DeployResult:
+    """The outcome of a deploy: the version's record and whether it reached a final status."""
+
+    def __init__(self, record: ServiceVersion, settled: bool) -> None:
+        self.record = record
+        self.settled = settled
+
+
+class Deployer:
+    """Deploys versions into a fleet, and knows which deploys are under way."""
+
+    def __init__(self, parts: FleetParts) -> None:
+        self.parts = parts
+        self.deploying: set[str] = set()
+        """The versions (``{name}_{version}``) being deployed now."""
+        self.envs_in_flight: set[str] = set()
+        """The environments those deploys build or use, which must not be removed meanwhile."""
+
+    async def check(
+        self, name: str, version: str, replace: bool, content_length: int | None
+    ) -> None:
+        """The checks a deploy passes before its body is read (422, 409, 413)."""
+        check_name(name)
+        check_version(version)
+        limit = self.parts.settings.manager_max_upload_bytes
+        if content_length is not None and content_length > limit:
+            raise ArchiveTooLarge(
+                f"The upload ({content_length} bytes) is larger than the manager's limit of "
+                f"{limit} bytes (MVI_MANAGER_MAX_UPLOAD_BYTES); leave large files out with "
+                ".s2iignore or raise the limit"
+            )
+        key = version_key(name, version)
+        if key in self.deploying:
+            raise DeployInProgress(f"{name} {version} is being deployed right now; wait for it")
+        if not replace and await self.parts.registry.get(name, version) is not None:
+            raise VersionConflict(
+                f"{name} {version} is already deployed; deploy with --replace to replace it, "
+                "or choose another version"
+            )
+
+    async def deploy(
+        self,
+        name: str,
+        version: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        replace: bool = False,
+        content_length: int | None = None,
+        wait: float | None = None,
+    ) -> DeployResult:
+        """Receive, unpack, build and start one version; wait (bounded) for its final status.
+
+        Errors (nothing is left behind): 422 name, version, project or failed install;
+        409 already deployed; 400 bad archive; 413 too large.
+        """
+        parts = self.parts
+        await self.check(name, version, replace, content_length)
+        key = version_key(name, version)
+        self.deploying.add(key)
+        job = uuid.uuid4().hex[:12]
+        upload_path = parts.layout.tmp / f"upload-{job}.tar.gz"
+        staging = parts.layout.tmp / f"stage-{job}"
+        try:
+            upload = await save_upload(chunks, upload_path, parts.settings.manager_max_upload_bytes)
+            root = await asyncio.to_thread(
+                unpack,
+                upload.path,
+                staging,
+                max_bytes=parts.settings.manager_max_unpacked_bytes,
+                max_members=parts.settings.manager_max_archive_members,
+            )
+            upload_path.unlink(missing_ok=True)
+            try:
+                project = ServiceProject.load(root)
+                project.app_path  # noqa: B018  (checks APP_FILE exists inside the project)
+            except ProjectError as exc:
+                raise InvalidDeployment(f"The deployed project is incomplete: {exc}") from None
+        except BaseException:
+            self.deploying.discard(key)
+            upload_path.unlink(missing_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        task = parts.spawn(self._install(name, version, project, staging, upload, replace=replace))
+        limit = min(wait or parts.settings.manager_deploy_wait, parts.settings.manager_deploy_wait)
+        try:
+            record = await asyncio.wait_for(asyncio.shield(task), limit)
+        except TimeoutError:
+            return DeployResult(await parts.registry.require(name, version), settled=False)
+        return DeployResult(record, settled=True)
+
+    async def _install(
+        self,
+        name: str,
+        version: str,
+        project: ServiceProject,
+        staging: Path,
+        upload: Upload,
+        *,
+        replace: bool,
+    ) -> ServiceVersion:
+        parts, registry = self.parts, self.parts.registry
+        key = version_key(name, version)
+        fresh = False
+        env_key: str | None = None
+        try:
+            async with parts.lock(name):
+                existing = await registry.get(name, version)
+                if existing is not None and not replace:
+                    raise VersionConflict(f"{name} {version} is already deployed")
+                if existing is None:
+                    port = await parts.pick_port()
+                    row = await registry.add(
+                        name,
+                        version,
+                        status=str(Status.BUILDING),
+                        port=port,
+                        app_file=project.app_file,
+                        environment=dict(project.environment),
+                        source_sha256=upload.sha256,
+                        access_token=await parts.service_token(name, version),
+                    )
+                    fresh = True
+                    parts.routes.set_version(route_of(row))
+                    if row.is_main:
+                        parts.routes.set_main(name, version)
+            env_key = parts.builder.key_for(project.path, upload.sha256)
+            self.envs_in_flight.add(env_key)
+            environment = await parts.builder.ensure(project.path, upload.sha256)
+            logger.info(
+                "%s: environment %s %s",
+                key,
+                environment.key,
+                "reused" if environment.reused else "built",
+            )
+            async with parts.lock(name):
+                target = parts.layout.service_dir(name, version)
+                if not fresh:
+                    await parts.supervisor.stop(key, "stopped to be replaced by a new deploy")
+                    parts.shadows.forget(key)  # new code: its shadow figures start again
+                    old = parts.layout.tmp / f"old-{uuid.uuid4().hex[:12]}"
+                    if target.exists():
+                        target.rename(old)
+                    parts.spawn(asyncio.to_thread(shutil.rmtree, old, True))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                project.path.rename(target)
+                stamp = now()
+                values: dict[str, Any] = dict(
+                    env_key=environment.key,
+                    app_file=project.app_file,
+                    environment=dict(project.environment),
+                    source_sha256=upload.sha256,
+                    desired="running",
+                    status=str(Status.STARTING),
+                    status_since=stamp,
+                    message="",
+                    restarts=0,
+                )
+                if not fresh:
+                    values["deployed_at"] = stamp
+                committed = await registry.update(name, version, **values)
+                assert committed is not None
+                logs.append_event(
+                    parts.layout.service_log(name, version),
+                    f"deployed {name} {version} (environment {environment.key})",
+                )
+                parts.supervisor.supervise(parts.launcher.spec(committed))
+            await parts.supervisor.wait_settled(key, parts.settings.manager_startup_timeout + 10)
+            return await registry.require(name, version)
+        except BaseException:
+            if fresh:
+                current = await registry.get(name, version)
+                if current is not None and current.env_key is None:  # never committed
+                    await parts.unregister(name, version)
+            raise
+        finally:
+            self.deploying.discard(key)
+            if env_key is not None:
+                self.envs_in_flight.discard(env_key)
+            shutil.rmtree(staging, ignore_errors=True)

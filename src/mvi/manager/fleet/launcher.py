@@ -1,0 +1,102 @@
+"""How a version runs and is reached: its process environment, launch spec and route.
+
+Everything here is derived from a version's registry row, without I/O: the fleet hands the
+spec to the supervisor and the route to the gateway's routing table.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mvi.manager.builds.environments import EnvironmentBuilder
+from mvi.manager.gateway.routing import Route
+from mvi.manager.layout import DataDir
+from mvi.manager.registry import ServiceVersion
+from mvi.manager.supervision.states import Status
+from mvi.manager.supervision.supervisor import LaunchSpec
+from mvi.project import APP_FILE_VARIABLE
+from mvi.settings import ServiceSettings, Settings
+
+__all__ = ["Launcher", "route_of"]
+
+
+def route_of(row: ServiceVersion) -> Route:
+    """The gateway's route to a version: its port, whether it runs, its shadow settings."""
+    return Route(
+        row.name,
+        row.version,
+        row.port or 0,
+        row.status == Status.RUNNING,
+        row.status,
+        shadow=row.shadow,
+        shadow_percent=row.shadow_percent,
+    )
+
+
+class Launcher:
+    """Turns a version's registry row into what its process is started with."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        layout: DataDir,
+        builder: EnvironmentBuilder,
+        *,
+        manager_url: str,
+        hostname: str,
+    ) -> None:
+        self.settings = settings
+        self.layout = layout
+        self.builder = builder
+        self.manager_url = manager_url
+        """The manager's own URL, given to each service (``MVI_MANAGER_URL``)."""
+        self.hostname = hostname
+        """The manager's host name, given to each service (``MVI_MANAGER_HOSTNAME``)."""
+
+    def environment_for(self, row: ServiceVersion) -> dict[str, str]:
+        """The process environment of a version (seed 001's ``MVI_*`` settings included)."""
+        venv = self.builder.path_of(row.env_key or "")
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("MVI_") and key not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")
+        }
+        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', os.defpath)}"
+        env["VIRTUAL_ENV"] = str(venv)
+        env["PYTHONUNBUFFERED"] = "1"
+        # the project's .s2i/environment may choose its own monitoring store, not its identity
+        env.update(
+            ServiceSettings.environ(
+                service_db_url=self.layout.monitoring_url(row.name, row.version),
+                service_db_table_limit=self.settings.service_db_table_limit,
+            )
+        )
+        env.update({k: v for k, v in row.environment.items() if k != APP_FILE_VARIABLE})
+        env.update(
+            ServiceSettings.environ(
+                service_name=row.name,
+                service_version=row.version,
+                service_root_path=f"/services/{row.key}",
+                host="127.0.0.1",
+                port=row.port,
+                manager_url=self.manager_url,
+                manager_hostname=self.hostname,
+                service_access_token=row.access_token or None,
+            )
+        )
+        return env
+
+    def spec(self, row: ServiceVersion) -> LaunchSpec:
+        """The supervisor's launch spec of a built version that has a port."""
+        assert row.port is not None and row.env_key is not None
+        return LaunchSpec(
+            name=row.name,
+            version=row.version,
+            python=self.builder.path_of(row.env_key) / "bin" / "python",
+            app_file=row.app_file,
+            workdir=self.layout.service_dir(row.name, row.version),
+            env=self.environment_for(row),
+            port=row.port,
+            root_path=f"/services/{row.key}",
+            log_path=self.layout.service_log(row.name, row.version),
+        )

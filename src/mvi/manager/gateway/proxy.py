@@ -1,0 +1,307 @@
+"""The gateway's reverse proxy: ``/services/...`` forwarded to the service versions.
+
+``/services/{name}/{path}`` goes to the main version of ``name``, and a copy of each
+mirrored request (see :class:`~mvi.manager.gateway.shadows.MirrorPolicy`) to each of its shadows;
+``/services/{name}_{version}/{path}`` goes to exactly that version and is never mirrored.
+The request is sent to ``http://127.0.0.1:{port}/services/{name}_{version}/{path}`` (each
+service strips its own root path, so its ``/docs`` link the right ``openapi.json``) over
+pooled keep-alive connections (:mod:`mvi.manager.gateway.upstream`), with both bodies streamed and
+the hop-by-hop headers dropped. An unknown service answers 404, a version that is not
+running or does not answer 502, one that answers too slowly 504 — each with a ``detail``.
+
+The main's answer is streamed to the client as it comes; the shadows' copies wait in a
+bounded queue per shadow (:mod:`mvi.manager.gateway.mirror`), so nothing a shadow does can change
+the main's answer, status or latency. The bodies of mirrored requests are read once (up
+to ``mirror_max_bytes``; larger ones are streamed to the main and not mirrored), and of
+the main's answer a copy of at most that size is kept to compare with the shadows'.
+
+:class:`RoutingTable` (which version serves what, without I/O) is kept current by the fleet;
+switching a main is one assignment, atomic for the requests that follow, while a request
+already forwarded finishes on the version it went to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.types import Message, Receive, Scope, Send
+
+from mvi._exceptions import (
+    ClientDisconnected,
+    RouteError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from mvi.manager.gateway.headers import request_headers, response_headers, upstream_target
+from mvi.manager.gateway.mirror import Mirror
+from mvi.manager.gateway.routing import Resolution, Route, RoutingTable
+from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
+from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
+from mvi.settings import Settings
+
+__all__ = ["Gateway", "clarify_not_found"]
+
+logger = logging.getLogger("mvi.manager.gateway")
+
+_INLINE_BODY = 64 * 1024  # bodies up to this size are read whole and sent in one write
+
+
+_STARLETTE_NOT_FOUND = b'{"detail":"Not Found"}'
+
+
+def clarify_not_found(route: Route, tail: str, status: int, body: bytes) -> bytes | None:
+    """A clearer body for a service's bare ``404 Not Found`` (no such entrypoint or
+    route), naming the service and where its entrypoints are listed; ``None`` to keep
+    the service's own answer."""
+    if status != 404 or body.strip() != _STARLETTE_NOT_FOUND:
+        return None
+    detail = (
+        f"Service {route.name} {route.version} has no entrypoint or route {tail.split('?')[0]!r}; "
+        f"its entrypoints are listed at {route.root}/docs"
+    )
+    return orjson.dumps({"detail": detail})
+
+
+async def _next_chunk(receive: Receive) -> tuple[bytes, bool]:
+    """The next piece of the request body, and whether more follows."""
+    message: Message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    return message.get("body", b""), message.get("more_body", False)
+
+
+async def _rest_of_body(receive: Receive, first: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in first:
+        yield chunk
+    more = True
+    while more:
+        chunk, more = await _next_chunk(receive)
+        if chunk:
+            yield chunk
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | AsyncIterator[bytes]:
+    """The body as bytes if it is at most ``limit`` bytes, else a stream of it (whose
+    first ``limit``-odd bytes are already read)."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk, more = await _next_chunk(receive)
+        if chunk:
+            parts.append(chunk)
+            size += len(chunk)
+        if not more:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if size > limit:
+            return _rest_of_body(receive, parts)
+
+
+async def _error(send: Send, status: int, detail: str) -> None:
+    body = orjson.dumps({"detail": detail})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gateway:
+    """The ASGI app behind ``/services/``."""
+
+    def __init__(
+        self,
+        routes: RoutingTable,
+        *,
+        timeout: float,
+        max_connections: int,
+        policy: MirrorPolicy | None = None,
+        shadow_queue_size: int = 100,
+        shadow_concurrency: int = 4,
+        shadow_timeout: float | None = None,
+        mirror_max_bytes: int = 1024 * 1024,
+    ) -> None:
+        self.routes = routes
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.policy = policy or MirrorPolicy()
+        self.mirror_max_bytes = mirror_max_bytes
+        self.pool = UpstreamPool(timeout=timeout, max_connections=max_connections)
+        self.shadows = ShadowBook()
+        """The statistics of every shadow (in memory)."""
+        self.mirror = Mirror(
+            self.shadows,
+            UpstreamPool(timeout=shadow_timeout or timeout, max_connections=max_connections),
+            queue_size=shadow_queue_size,
+            concurrency=shadow_concurrency,
+            max_bytes=mirror_max_bytes,
+        )
+
+    @classmethod
+    def from_settings(cls, routes: RoutingTable, settings: Settings) -> Gateway:
+        """A gateway configured by the ``MVI_MANAGER_GATEWAY_*`` and ``MVI_MANAGER_SHADOW_*``
+        settings."""
+        return cls(
+            routes,
+            timeout=settings.manager_gateway_timeout,
+            max_connections=settings.manager_gateway_max_connections,
+            policy=MirrorPolicy.of(settings.manager_mirror_methods),
+            shadow_queue_size=settings.manager_shadow_queue_size,
+            shadow_concurrency=settings.manager_shadow_concurrency,
+            shadow_timeout=settings.manager_shadow_timeout,
+            mirror_max_bytes=settings.manager_mirror_max_bytes,
+        )
+
+    async def aclose(self) -> None:
+        """Stop mirroring and close the pooled connections."""
+        await self.mirror.aclose()
+        await self.pool.aclose()
+
+    def _shadows_for(self, resolution: Resolution, method: str) -> list[Route]:
+        if not resolution.main or not self.policy.applies(method, resolution.tail):
+            return []
+        sampler = self.shadows.sampler
+        return [
+            shadow
+            for shadow in self.routes.shadows_of(resolution.route.name)
+            if sampler.admit(shadow.key, shadow.shadow_percent)
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await _error(send, 404, "The gateway forwards HTTP requests only")
+            return
+        try:
+            resolution = self.routes.resolve(scope["path"])
+        except RouteError as exc:
+            await _error(send, exc.status, exc.detail)
+            return
+        route = resolution.route
+        method: str = scope["method"]
+        shadows = self._shadows_for(resolution, method)
+        headers, length, has_body = request_headers(scope)
+        body: bytes | AsyncIterator[bytes] | None = None
+        try:
+            if has_body:
+                body = await _read_body(receive, self.mirror_max_bytes if shadows else _INLINE_BODY)
+        except ClientDisconnected:
+            return
+        exchange = None
+        if shadows:
+            if isinstance(body, AsyncIterator):
+                for shadow in shadows:
+                    self.shadows.stats(shadow.key).dropped_too_large += 1
+            else:
+                exchange = Exchange()
+                tail_target = upstream_target(scope, route)[len(route.root) :]
+                for shadow in shadows:
+                    self.mirror.submit(shadow, method, tail_target, headers, body, exchange)
+        if isinstance(body, bytes):
+            length = len(body)
+        await self._forward(scope, send, resolution, method, headers, body, length, exchange)
+
+    async def _forward(
+        self,
+        scope: Scope,
+        send: Send,
+        resolution: Resolution,
+        method: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | AsyncIterator[bytes] | None,
+        length: int | None,
+        exchange: Exchange | None,
+    ) -> None:
+        route = resolution.route
+        kept: Answer | None = None
+        try:
+            try:
+                response = await self.pool.request(
+                    method, route.port, upstream_target(scope, route), headers, body, length=length
+                )
+            except UpstreamError as exc:
+                await self._failed(send, route, exc)
+                return
+            except ClientDisconnected:
+                return
+            kept = await self._answer(send, response, resolution, keep=exchange is not None)
+        finally:
+            if exchange is not None:
+                exchange.main_answered(kept)
+
+    async def _answer(
+        self, send: Send, response: UpstreamResponse, resolution: Resolution, *, keep: bool
+    ) -> Answer | None:
+        """Pass ``response`` on to the client; the answer kept for comparison, if asked.
+
+        An answer of known small size is sent whole (usually it came with its head);
+        anything else is streamed as it arrives.
+        """
+        headers, length, plain = response_headers(response.headers)
+        route = resolution.route
+        started = finished = False
+        try:
+            if response.complete or (length is not None and length <= _INLINE_BODY):
+                data = await response.read(None if response.complete else length)
+                if data is None:
+                    raise UpstreamUnavailable("the service's answer was longer than it said")
+                clearer = clarify_not_found(route, resolution.tail, response.status, data)
+                if clearer is not None:
+                    headers = [(k, v) for k, v in headers if k != b"content-length"]
+                    headers.append((b"content-length", str(len(clearer)).encode()))
+                    data = clearer
+                started = True
+                await send(
+                    {"type": "http.response.start", "status": response.status, "headers": headers}
+                )
+                await send({"type": "http.response.body", "body": data})
+                finished = True
+                return Answer(response.status, data) if keep and plain and clearer is None else None
+            started = True
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            copy: list[bytes] | None = [] if keep and plain else None
+            size = 0
+            async for chunk in response.chunks():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if copy is not None:
+                    size += len(chunk)
+                    if size > self.mirror_max_bytes:
+                        copy = None
+                    else:
+                        copy.append(chunk)
+            await send({"type": "http.response.body", "body": b""})
+            finished = True
+            return Answer(response.status, b"".join(copy)) if copy is not None else None
+        except UpstreamError as exc:
+            if not started:
+                await self._failed(send, route, exc)
+            else:  # the answer broke off after it started: the client sees it cut short
+                logger.warning("%s %s: the answer broke off: %s", route.name, route.version, exc)
+            return None
+        finally:
+            response.close(abandon=not finished)
+
+    async def _failed(self, send: Send, route: Route, exc: UpstreamError) -> None:
+        """Answer 504 for a timeout, 502 for any other failure of the upstream."""
+        if isinstance(exc, UpstreamTimeout):
+            await _error(
+                send,
+                504,
+                f"Service {route.name} {route.version} did not answer within {self.timeout:g}s",
+            )
+        else:
+            await _error(
+                send,
+                502,
+                f"Service {route.name} {route.version} cannot be reached ({exc}); "
+                f"see `mvi logs {route.name} {route.version}`",
+            )
