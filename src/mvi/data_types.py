@@ -242,8 +242,6 @@ else:
     DataFrameInput = Annotated[Any, _frame_type("DataFrameInput", _mapping_json, _MAPPING_ANSWER)]
     """The original SDK's name of a data frame parameter: read like DataFrame (to_dict()'s
     shape included); answered in to_dict()'s shape."""
-    DataFrameOutput = Annotated[
-        Any, _frame_type("DataFrameOutput", _mapping_json, _MAPPING_ANSWER)
-    ]
+    DataFrameOutput = Annotated[Any, _frame_type("DataFrameOutput", _mapping_json, _MAPPING_ANSWER)]
     """The original SDK's name of a data frame answer: ``{column: {index: value}}``, the
     JSON of ``DataFrame.to_dict()`` (read like DataFrame when used for a parameter)."""

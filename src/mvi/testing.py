@@ -128,7 +128,9 @@ class _PortalTransport(httpx.BaseTransport):
     async def _send(
         self, request: httpx.Request, body: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+        forwarded = httpx.Request(
+            request.method, request.url, headers=request.headers, content=body
+        )
         response = await self.asgi.handle_async_request(forwarded)
         content = await response.aread()
         return response.status_code, response.headers.raw, content
