@@ -71,7 +71,7 @@ def test_mvi_test_passes_the_arguments_after_the_path_to_pytest(
 def test_example_tests_pass_with_mvi_test(mvi: MviRunner) -> None:
     result = mvi("test", str(EXAMPLE), timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout
+    assert "8 passed" in result.stdout
 
 
 def test_mvi_test_exits_with_the_status_of_pytest(mvi: MviRunner, project: Path) -> None:
