@@ -7,6 +7,7 @@ to the defaults below. Read them through :func:`get_settings`, never through ``o
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ __all__ = [
     "ManagerSettings",
     "ServiceSettings",
     "Settings",
+    "current_service_settings",
     "get_settings",
     "reload_settings",
 ]
@@ -417,3 +419,19 @@ def reload_settings() -> Settings:
     """Read the environment again (for tests and tools that change it at run time)."""
     get_settings.cache_clear()
     return get_settings()
+
+
+_SERVICE_VARIABLES = tuple(f"MVI_{name.upper()}" for name in ServiceSettings.model_fields)
+_current: tuple[tuple[str | None, ...], ServiceSettings] | None = None
+
+
+def current_service_settings() -> ServiceSettings:
+    """The service's settings as the environment gives them at this moment (what
+    :mod:`mvi.utilities` reports): read again whenever one of their ``MVI_*`` variables
+    changed since the last read. The serving runtime keeps :func:`get_settings`."""
+    global _current
+    values = tuple(map(os.environ.get, _SERVICE_VARIABLES))
+    read = _current
+    if read is None or read[0] != values:
+        read = _current = (values, ServiceSettings())
+    return read[1]

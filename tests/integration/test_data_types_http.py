@@ -1,4 +1,4 @@
-"""NDArray and DataFrame entrypoints in a real service process, over HTTP."""
+"""mvi.data_types entrypoints in a real service process, over HTTP, and their OpenAPI."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ SERVICE = """
 import numpy as np
 import pandas as pd
 from mvi import service
-from mvi.data_types import DataFrame, NDArray
+from mvi.data_types import (
+    ArrayInput, ArrayOutput, DataFrame, DataFrameInput, DataFrameOutput, NDArray
+)
 
 @service.entrypoint
 def double(features: NDArray) -> NDArray:
@@ -40,14 +42,35 @@ def column_means(table: DataFrame, scale: float = 1.0) -> dict[str, float]:
 def untyped_array(n: int):
     return np.arange(n)
 
+@service.entrypoint
+def scale(features: ArrayInput, factor: float = 2.0) -> ArrayOutput:
+    assert isinstance(features, np.ndarray)
+    return features * factor
+
+@service.entrypoint
+def shape_of(features: ArrayInput) -> list[int]:
+    return list(features.shape)
+
+@service.entrypoint
+def with_total(table: DataFrameInput) -> DataFrameOutput:
+    assert isinstance(table, pd.DataFrame)
+    table["total"] = table.sum(axis=1, numeric_only=True)
+    return table
+
+@service.entrypoint
+def first_index(table: DataFrame) -> dict:
+    label = table.index[0]
+    return {"label": str(label), "integer": bool(pd.api.types.is_integer_dtype(table.index))}
+
 if __name__ == "__main__":
     service.run()
 """
 
 
-@pytest.fixture
-def svc(start_service: Any) -> Any:
-    return start_service(SERVICE)
+@pytest.fixture(scope="module")
+def svc(start_module_service: Any) -> Any:
+    """One service for the whole module (its entrypoints keep no state)."""
+    return start_module_service(SERVICE)
 
 
 def test_ndarray_round_trip_over_http(svc: Any) -> None:
@@ -148,3 +171,90 @@ def test_openapi_describes_ndarray_and_dataframe(svc: Any) -> None:
     means = schemas["ColumnMeansRequest"]
     assert means["required"] == ["table"]
     assert means["properties"]["scale"]["default"] == 1.0
+
+
+def test_array_input_and_output_round_trip_as_json_lists(svc: Any) -> None:
+    response = svc.post("/scale", json={"features": [[1, 2], [3, 4]], "factor": 0.5})
+    assert response.status_code == 200, response.text
+    assert response.json() == [[0.5, 1.0], [1.5, 2.0]]
+    assert svc.post("/shape_of", json={"features": [[1, 2, 3]]}).json() == [1, 3]
+    bad = svc.post("/scale", json={"features": [[1, 2], [3]]})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "features"]
+
+
+def test_array_input_takes_a_msgpack_body(svc: Any) -> None:
+    import numpy as np
+
+    from mvi.serving.tensor import pack, unpack
+
+    body = pack({"features": np.arange(6, dtype=np.float32).reshape(2, 3)})
+    response = svc.post(
+        "/scale",
+        content=body,
+        headers={"content-type": "application/msgpack", "accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]
+    packed = svc.post(
+        "/scale",
+        json={"features": [1, 2]},
+        headers={"accept": "application/msgpack"},
+    )
+    assert packed.headers["content-type"].startswith("application/msgpack")
+    answer = unpack(packed.content)
+    assert isinstance(answer, np.ndarray)  # a raw array, not lists
+    np.testing.assert_array_equal(answer, [2.0, 4.0])
+
+
+def test_dataframe_input_and_output_speak_to_dict_shape(svc: Any) -> None:
+    sent = {"a": {"0": 1, "1": 3}, "b": {"0": 2, "1": 4}}  # pd.DataFrame.to_dict()'s JSON
+    response = svc.post("/with_total", json={"table": sent})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "a": {"0": 1, "1": 3},
+        "b": {"0": 2, "1": 4},
+        "total": {"0": 3, "1": 7},
+    }
+    rows = svc.post("/with_total", json={"table": [{"a": 1}, {"a": 2}]})
+    assert rows.json() == {"a": {"0": 1, "1": 2}, "total": {"0": 1, "1": 2}}
+
+
+def test_dataframe_accepts_to_dict_shape_with_its_integer_index(svc: Any) -> None:
+    sent = {"x": {"5": 1.0, "7": 2.0}}
+    assert svc.post("/first_index", json={"table": sent}).json() == {"label": "5", "integer": True}
+    text = svc.post("/first_index", json={"table": {"x": {"p": 1}}}).json()
+    assert text == {"label": "p", "integer": False}
+    rows = svc.post("/add_total", json={"table": {"a": {"0": 1}, "b": {"0": 2}}})
+    assert rows.json() == [{"a": 1, "b": 2, "total": 3}]
+
+
+def test_openapi_describes_the_original_names_in_and_out(svc: Any) -> None:
+    """Parameters carry the type's title; answers carry its description (FastAPI titles
+    every answer schema "Response ...")."""
+    openapi = svc.get("/openapi.json").json()
+    schemas = openapi["components"]["schemas"]
+
+    def answer(path: str) -> dict[str, Any]:
+        responses = openapi["paths"][path]["post"]["responses"]["200"]
+        schema: dict[str, Any] = responses["content"]["application/json"]["schema"]
+        return schema
+
+    features = schemas["ScaleRequest"]["properties"]["features"]
+    assert features["title"] == "ArrayInput"
+    assert {"type": "number"} in features["anyOf"]
+    assert {"type": "array", "items": {}} in features["anyOf"]
+    assert answer("/scale")["anyOf"] == features["anyOf"]
+    assert answer("/scale")["description"] == features["description"]
+
+    table = schemas["WithTotalRequest"]["properties"]["table"]
+    assert table["title"] == "DataFrameInput"
+    assert {"type": "object", "additionalProperties": {"type": "object"}} in table["anyOf"]
+    assert {"type": "object", "additionalProperties": {"type": "array"}} in table["anyOf"]
+    assert {"type": "array", "items": {"type": "object"}} in table["anyOf"]
+    mapping = answer("/with_total")
+    assert mapping["description"] == "DataFrame.to_dict()'s shape: {column: {index: value}}"
+    assert (mapping["type"], mapping["additionalProperties"]) == ("object", {"type": "object"})
+    rows = answer("/add_total")
+    assert rows["description"] == "Rows: [{column: value}]"
+    assert (rows["type"], rows["items"]) == ("array", {"type": "object"})

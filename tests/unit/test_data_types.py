@@ -1,4 +1,4 @@
-"""NDArray and DataFrame as pydantic types: validation, serialisation and JSON schema."""
+"""mvi.data_types as pydantic types: validation, serialisation and JSON schema."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from mvi.data_types import DataFrame, NDArray
+from mvi.data_types import (
+    ArrayInput,
+    ArrayOutput,
+    DataFrame,
+    DataFrameInput,
+    DataFrameOutput,
+    NDArray,
+)
 
 ARRAY = TypeAdapter(NDArray)
 FRAME = TypeAdapter(DataFrame)
@@ -219,12 +226,18 @@ def test_dataframe_columns_round_trip_to_rows() -> None:
     assert FRAME.dump_python(frame) == [{"a": 1, "b": 3}, {"a": 2, "b": 4}]
 
 
-def test_dataframe_json_schema() -> None:
+def test_dataframe_json_schema_accepts_three_shapes_and_answers_rows() -> None:
     schema = FRAME.json_schema()
     assert schema["title"] == "DataFrame"
-    types = {option["type"] for option in schema["anyOf"]}
-    assert types == {"array", "object"}
-    assert FRAME.json_schema(mode="serialization") == schema
+    assert [option["type"] for option in schema["anyOf"]] == ["array", "object", "object"]
+    assert [option.get("additionalProperties") for option in schema["anyOf"]] == [
+        None,
+        {"type": "array"},
+        {"type": "object"},
+    ]
+    answer = FRAME.json_schema(mode="serialization")
+    assert answer["title"] == "DataFrame"
+    assert (answer["type"], answer["items"]) == ("array", {"type": "object"})
 
 
 def test_data_types_in_model_json_schema() -> None:
@@ -236,3 +249,137 @@ def test_data_types_in_model_json_schema() -> None:
     assert schema["required"] == ["features", "table"]
     assert schema["properties"]["features"]["title"] == "NDArray"
     assert schema["properties"]["table"]["title"] == "DataFrame"
+
+
+# -- DataFrame.to_dict()'s shape -------------------------------------------------------------
+
+TO_DICT = {"a": {"0": 1, "1": 2}, "b": {"0": "x", "1": "y"}}
+"""What ``pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_dict()`` becomes in JSON."""
+
+
+@pytest.mark.parametrize("frame_type", [DataFrame, DataFrameInput, DataFrameOutput])
+def test_every_frame_type_reads_to_dict_shape_with_integer_index(frame_type: Any) -> None:
+    frame = TypeAdapter(frame_type).validate_json(json.dumps(TO_DICT))
+    expected = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    pd.testing.assert_frame_equal(frame, expected, check_dtype=False, check_index_type=False)
+    assert frame.index.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("frame_type", [DataFrame, DataFrameInput, DataFrameOutput])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}], id="rows"),
+        pytest.param({"a": [1, 2], "b": ["x", "y"]}, id="columns"),
+        pytest.param(TO_DICT, id="to-dict"),
+    ],
+)
+def test_every_frame_type_reads_every_shape(frame_type: Any, value: Any) -> None:
+    frame = TypeAdapter(frame_type).validate_python(value)
+    assert frame.to_dict(orient="list") == {"a": [1, 2], "b": ["x", "y"]}
+
+
+def test_to_dict_shape_keeps_text_index_labels_and_fills_gaps() -> None:
+    frame = FRAME.validate_python({"a": {"x": 1, "y": 2}, "b": {"y": 3.5}})
+    assert frame.index.tolist() == ["x", "y"]
+    assert pd.isna(frame.loc["x", "b"])
+    assert frame.loc["y", "b"] == 3.5
+
+
+@pytest.mark.parametrize("labels", [["0", "01"], ["1", "x"], ["-0", "1"]])
+def test_to_dict_shape_index_stays_text_unless_every_label_is_an_integer(
+    labels: list[str],
+) -> None:
+    frame = FRAME.validate_python({"a": dict.fromkeys(labels, 1)})
+    assert frame.index.tolist() == labels
+
+
+@pytest.mark.parametrize("frame_type", [DataFrame, DataFrameInput, DataFrameOutput])
+def test_columns_mixing_lists_and_objects_are_refused(frame_type: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        TypeAdapter(frame_type).validate_python({"a": [1, 2], "b": {"0": 1}})
+    assert error_type(info) == "dataframe_type"
+    assert "to_dict()" in info.value.errors()[0]["msg"]
+
+
+@pytest.mark.parametrize("frame_type", [DataFrameInput, DataFrameOutput])
+def test_original_frame_types_answer_to_dict_shape(frame_type: Any) -> None:
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", None], "c": [0.5, np.nan]})
+    adapter = TypeAdapter(frame_type)
+    expected = {
+        "a": {"0": 1, "1": 2},
+        "b": {"0": "x", "1": None},
+        "c": {"0": 0.5, "1": None},
+    }
+    assert adapter.dump_python(frame) == expected
+    assert json.loads(adapter.dump_json(frame)) == expected
+    round_trip = adapter.validate_python(adapter.dump_python(frame))
+    assert round_trip["a"].tolist() == [1, 2]
+    assert round_trip.index.tolist() == [0, 1]
+
+
+def test_to_dict_answer_names_timestamp_index_in_iso_text() -> None:
+    frame = pd.DataFrame({"v": [1]}, index=pd.to_datetime(["2024-01-02T03:04:05"]))
+    [label] = TypeAdapter(DataFrameOutput).dump_python(frame)["v"]
+    assert label.startswith("2024-01-02T03:04:05")
+
+
+@pytest.mark.parametrize(
+    ("frame_type", "title"),
+    [(DataFrameInput, "DataFrameInput"), (DataFrameOutput, "DataFrameOutput")],
+)
+def test_original_frame_types_json_schema(frame_type: Any, title: str) -> None:
+    adapter = TypeAdapter(frame_type)
+    accepts = adapter.json_schema()
+    assert accepts["title"] == title
+    assert accepts["anyOf"] == FRAME.json_schema()["anyOf"]
+    answers = adapter.json_schema(mode="serialization")
+    assert answers["title"] == title
+    assert answers["type"] == "object"
+    assert answers["additionalProperties"] == {"type": "object"}
+
+
+# -- ArrayInput and ArrayOutput --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("array_type", [ArrayInput, ArrayOutput])
+def test_original_array_types_read_json_lists_into_arrays(array_type: Any) -> None:
+    array = TypeAdapter(array_type).validate_json("[[1, 2], [3, 4.5]]")
+    assert isinstance(array, np.ndarray)
+    np.testing.assert_array_equal(array, np.array([[1, 2], [3, 4.5]]))
+
+
+@pytest.mark.parametrize("array_type", [ArrayInput, ArrayOutput])
+@pytest.mark.parametrize(
+    "value", [[[1, 2], [3]], ["a"], {"a": 1}, None], ids=["ragged", "text", "object", "null"]
+)
+def test_original_array_types_refuse_what_ndarray_refuses(array_type: Any, value: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        TypeAdapter(array_type).validate_python(value)
+    assert error_type(info) in {"ndarray_shape", "ndarray_type"}
+
+
+@pytest.mark.parametrize("array_type", [ArrayInput, ArrayOutput])
+def test_original_array_types_answer_json_lists(array_type: Any) -> None:
+    adapter = TypeAdapter(array_type)
+    assert adapter.dump_python(np.arange(4).reshape(2, 2)) == [[0, 1], [2, 3]]
+    assert json.loads(adapter.dump_json(np.array([0.5, 1.5]))) == [0.5, 1.5]
+    assert adapter.dump_python([1, 2]) == [1, 2]  # a list returned unvalidated stays a list
+
+
+@pytest.mark.parametrize(
+    ("array_type", "title"), [(ArrayInput, "ArrayInput"), (ArrayOutput, "ArrayOutput")]
+)
+def test_original_array_types_json_schema(array_type: Any, title: str) -> None:
+    adapter = TypeAdapter(array_type)
+    for mode in ("validation", "serialization"):
+        schema = adapter.json_schema(mode=mode)  # type: ignore[arg-type]
+        assert schema["title"] == title
+        assert schema["anyOf"] == ARRAY.json_schema()["anyOf"]
+
+
+def test_binary_encoders_get_raw_arrays_from_every_array_type() -> None:
+    array = np.arange(3)
+    for array_type in (NDArray, ArrayInput, ArrayOutput):
+        dumped = TypeAdapter(array_type).dump_python(array, context={"keep_arrays": True})
+        assert dumped is array

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from mvi import utilities
-from mvi.settings import reload_settings
+from mvi.settings import get_settings, reload_settings
 
 
 @pytest.fixture
@@ -110,3 +111,30 @@ def test_no_token_means_no_authorization_header(env: pytest.MonkeyPatch) -> None
     _set(env, manager_url="http://manager.internal:8000")
     assert utilities.get_headers() == {}
     assert utilities.get_headers("http://manager.internal:8000/x") == {}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "read", "expected"),
+    [
+        ("SERVICE_DB_TABLE_LIMIT", "10000rows", utilities.get_db_table_limit, (10000, "rows")),
+        ("SERVICE_DB_TABLE_LIMIT", "12hours", utilities.get_db_table_limit, (12, "hours")),
+        ("SERVICE_NAME", "renamed", utilities.get_service_name, "renamed"),
+        ("MANAGER_URL", "http://m.example/", utilities.get_mvi_manager_url, "http://m.example"),
+        ("SERVICE_ACCESS_TOKEN", "t0k", utilities.get_service_access_token, "t0k"),
+    ],
+)
+def test_a_variable_set_at_run_time_is_read_at_the_next_call(
+    env: pytest.MonkeyPatch, variable: str, value: str, read: Any, expected: Any
+) -> None:
+    before = read()
+    env.setenv(f"MVI_{variable}", value)  # no reload_settings(): the call reads it
+    assert read() == expected
+    env.delenv(f"MVI_{variable}")
+    assert read() == before
+
+
+def test_the_serving_runtime_keeps_its_settings_object(env: pytest.MonkeyPatch) -> None:
+    kept = get_settings()
+    env.setenv("MVI_SERVICE_NAME", "changed")
+    assert utilities.get_service_name() == "changed"
+    assert get_settings() is kept and kept.service_name == "service"

@@ -1,8 +1,10 @@
 """The CLI's side of the manager's REST API: which manager, and how to talk to it.
 
-The manager is ``MVI_MANAGER_URL`` when set, else the host saved by ``mvi login`` in the
-CLI's config file (``MVI_CONFIG_DIR``, default the user's config dir), else
-``http://127.0.0.1:8000``. Every request carries the token for that manager:
+The manager is the one a command's ``--host`` names, else ``MVI_MANAGER_URL`` when set,
+else the active host of the CLI's config file (``MVI_CONFIG_DIR``, default the user's
+config dir): the one ``mvi login`` last logged in to or switched to, else
+``http://127.0.0.1:8000``. The config file remembers every host logged in to (``mvi
+hosts`` lists them, numbered). Every request carries the token for that manager:
 ``MVI_TOKEN`` when set, else the one ``mvi login`` saved for that address in the same
 config file (mode 0600). Errors become :class:`~mvi._exceptions.ManagerError` (the
 manager's ``detail`` and status) or :class:`~mvi._exceptions.ManagerUnreachable`.
@@ -11,6 +13,7 @@ manager's ``detail`` and status) or :class:`~mvi._exceptions.ManagerUnreachable`
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 from collections.abc import Iterator
@@ -22,10 +25,22 @@ import httpx
 from mvi._exceptions import BuildFailed, ManagerError, ManagerUnreachable
 from mvi.settings import Settings, get_settings
 
-__all__ = ["DEFAULT_URL", "CliConfig", "ManagerClient", "normalize_url"]
+__all__ = ["DEFAULT_URL", "CliConfig", "ManagerClient", "normalize_url", "talking_to"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 """The manager the CLI talks to when nothing else is configured."""
+_chosen: contextvars.ContextVar[str | None] = contextvars.ContextVar("mvi_host", default=None)
+
+
+@contextlib.contextmanager
+def talking_to(url: str) -> Iterator[None]:
+    """Within the block, :meth:`ManagerClient.from_settings` talks to ``url`` (what a
+    command's ``--host`` does), whatever the active manager is."""
+    token = _chosen.set(url.rstrip("/"))
+    try:
+        yield
+    finally:
+        _chosen.reset(token)
 
 
 def normalize_url(host: str) -> str:
@@ -106,6 +121,53 @@ class CliConfig:
         data["tokens"] = tokens
         self._write(data)
 
+    def hosts(self) -> list[str]:
+        """Every manager logged in to, in the order of the first login (``mvi hosts``)."""
+        data = self.load()
+        found: list[str] = []
+        listed = data.get("hosts")
+        tokens = data.get("tokens")
+        for url in [
+            *(listed if isinstance(listed, list) else []),
+            *(tokens if isinstance(tokens, dict) else {}),
+            data.get("host"),
+        ]:
+            if isinstance(url, str) and url and url.rstrip("/") not in found:
+                found.append(url.rstrip("/"))
+        return found
+
+    def login_of(self, url: str) -> dict[str, Any]:
+        """What ``mvi login`` noted about ``url``: ``user``, ``expires_at``, ``auth``."""
+        logins = self.load().get("logins")
+        login = logins.get(url.rstrip("/")) if isinstance(logins, dict) else None
+        return login if isinstance(login, dict) else {}
+
+    def remember(self, url: str, **login: Any) -> None:
+        """Make ``url`` the active host, listed among the hosts, with what ``login`` says
+        about its login (``user``, ``expires_at``, ``auth``)."""
+        url = url.rstrip("/")
+        data = self.load()
+        hosts = self.hosts()
+        data["hosts"] = hosts if url in hosts else [*hosts, url]
+        logins = data.get("logins") if isinstance(data.get("logins"), dict) else {}
+        assert isinstance(logins, dict)
+        logins[url] = {**self.login_of(url), **login}
+        data["logins"] = logins
+        data["host"] = url
+        self._write(data)
+
+    def resolve(self, host: str) -> str:
+        """The address ``host`` names: a number N is the Nth of :meth:`hosts` (from 1),
+        anything else an address (see :func:`normalize_url`). Raises ``ValueError``."""
+        text = host.strip()
+        if text.isdigit():
+            hosts = self.hosts()
+            if not 1 <= int(text) <= len(hosts):
+                known = f"1 to {len(hosts)}" if hosts else "none yet; log in to a HOST first"
+                raise ValueError(f"No host number {text} in `mvi hosts` ({known})")
+            return hosts[int(text) - 1]
+        return normalize_url(text)
+
     def forget_token(self, url: str) -> bool:
         """Drop the token saved for ``url``; whether there was one."""
         data = self.load()
@@ -153,10 +215,12 @@ class ManagerClient:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> ManagerClient:
-        """The manager the CLI is set up to use, with its token."""
+        """The manager the CLI is set up to use (``--host``, ``MVI_MANAGER_URL``, the active
+        host, the default), with its token."""
         settings = settings or get_settings()
         config = CliConfig.default(settings)
-        url = str(settings.manager_url or config.load().get("host") or DEFAULT_URL).rstrip("/")
+        active = settings.manager_url or config.load().get("host") or DEFAULT_URL
+        url = str(_chosen.get() or active).rstrip("/")
         token = settings.token.get_secret_value() if settings.token is not None else None
         return cls(url, settings.cli_timeout, token or config.token_for(url))
 

@@ -6,8 +6,9 @@ import asyncio
 import inspect
 import logging
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
@@ -24,6 +25,7 @@ class PeriodicJob:
     func: Callable[[], Any]
     seconds: float
     wait_first: bool = False
+    _warned: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not callable(self.func):
@@ -49,9 +51,37 @@ class PeriodicJob:
         except Exception:
             logger.exception("Periodic job %s failed; the schedule goes on", self.name)
 
+    def _overran(self, took: float) -> None:
+        """Say that a run took longer than the interval: a log line every time, and a
+        ``UserWarning`` (as the original SDK gave) shown where the job's function is
+        defined, once per job under Python's default warning filters."""
+        logger.warning(
+            "Periodic job %s took %.3fs, longer than its %.3fs interval",
+            self.name,
+            took,
+            self.seconds,
+        )
+        message = (
+            f"Periodic job {self.name} runs longer than its {self.seconds:.3f}s interval; "
+            "each next run starts right after the last one"
+        )
+        code = getattr(inspect.unwrap(self.func), "__code__", None)
+        if code is None:
+            warnings.warn(message, UserWarning, stacklevel=2)
+            return
+        warnings.warn_explicit(
+            message,
+            UserWarning,
+            code.co_filename,
+            code.co_firstlineno,
+            registry=self._warned,
+            module_globals=getattr(self.func, "__globals__", None),
+        )
+
     async def run_forever(self) -> None:
-        """Run on schedule until cancelled. A run longer than the interval logs a warning
-        and the next one starts right after it (runs are never stacked up or overlapped)."""
+        """Run on schedule until cancelled. A run longer than the interval warns (a log
+        line and a ``UserWarning``) and the next one starts right after it (runs are never
+        stacked up or overlapped)."""
         next_start = time.monotonic() + (self.seconds if self.wait_first else 0.0)
         while True:
             delay = next_start - time.monotonic()
@@ -61,12 +91,7 @@ class PeriodicJob:
             await self.run_once()
             took = time.monotonic() - started
             if took > self.seconds:
-                logger.warning(
-                    "Periodic job %s took %.3fs, longer than its %.3fs interval",
-                    self.name,
-                    took,
-                    self.seconds,
-                )
+                self._overran(took)
                 next_start = time.monotonic()
             else:
                 next_start = started + self.seconds

@@ -48,7 +48,7 @@ def test_generated_service_runs_with_python_service_py(
 def test_generated_project_tests_pass_with_mvi_test(mvi: MviRunner, project: Path) -> None:
     result = mvi("test", str(project), timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout
+    assert "8 passed" in result.stdout
     assert not (project / ".mvi").exists()  # the tests keep monitoring data out of the project
 
 
@@ -57,7 +57,7 @@ def test_mvi_test_runs_the_project_in_the_current_folder_by_default(
 ) -> None:
     result = mvi("test", cwd=project, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout
+    assert "8 passed" in result.stdout
 
 
 def test_mvi_test_passes_the_arguments_after_the_path_to_pytest(
@@ -65,13 +65,13 @@ def test_mvi_test_passes_the_arguments_after_the_path_to_pytest(
 ) -> None:
     result = mvi("test", ".", "--", "-k", "called_as_a_function", cwd=project, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed, 4 deselected" in result.stdout
+    assert "1 passed, 7 deselected" in result.stdout
 
 
 def test_example_tests_pass_with_mvi_test(mvi: MviRunner) -> None:
     result = mvi("test", str(EXAMPLE), timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout
+    assert "8 passed" in result.stdout
 
 
 def test_mvi_test_exits_with_the_status_of_pytest(mvi: MviRunner, project: Path) -> None:

@@ -23,6 +23,7 @@ PROJECT_FILES = {
     "service.py",
     "tests/conftest.py",
     "tests/test_functions.py",
+    "tests/test_in_process.py",
     "tests/test_service.py",
 }
 # Files a run of the example may leave behind; never part of the project.

@@ -7,6 +7,7 @@ import itertools
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Awaitable
 from typing import Any
 
@@ -223,9 +224,14 @@ def test_async_runs_never_overlap_and_long_run_logs_warning(
         finally:
             running -= 1
 
-    with caplog.at_level(logging.WARNING, logger="mvi.schedule"):
+    with (
+        caplog.at_level(logging.WARNING, logger="mvi.schedule"),
+        pytest.warns(UserWarning, match="longer than its 0.050s interval") as warned,
+    ):
         run_for(PeriodicJob(slow_job, 0.05).run_forever(), 0.55)
     assert peak == 1
+    assert {w.filename for w in warned} == {__file__}  # shown where the job is defined
+    assert {w.lineno for w in warned} == {slow_job.__code__.co_firstlineno}
     assert 2 <= runs <= 4  # back to back, not stacked up: ~0.55 / 0.15 runs at most
     warnings = [
         r for r in caplog.records if r.name == "mvi.schedule" and r.levelno == logging.WARNING
@@ -251,7 +257,8 @@ def test_sync_runs_never_overlap() -> None:
         with lock:
             running -= 1
 
-    run_for(PeriodicJob(slow_sync_job, 0.03).run_forever(), 0.45)
+    with pytest.warns(UserWarning, match="slow_sync_job runs longer"):
+        run_for(PeriodicJob(slow_sync_job, 0.03).run_forever(), 0.45)
     assert peak == 1
     assert 2 <= runs <= 4
 
@@ -279,3 +286,33 @@ def test_cancelling_run_forever_cancels_running_async_job() -> None:
     run_for(PeriodicJob(long_job, 1).run_forever(), 0.1)
     assert state["cancelled"] is True
     assert time.monotonic() - started < 2
+
+
+def test_an_overrun_warning_is_shown_once_per_job_under_default_filters() -> None:
+    def slow() -> None:
+        time.sleep(0.03)
+
+    job = PeriodicJob(slow, 0.01)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        run_for(job.run_forever(), 0.2)
+    assert [(w.category, str(w.message)) for w in shown] == [
+        (
+            UserWarning,
+            f"Periodic job {job.name} runs longer than its 0.010s interval; each next run "
+            "starts right after the last one",
+        )
+    ]
+
+
+def test_an_overrun_warning_becomes_an_error_under_w_error() -> None:
+    def slow() -> None:
+        time.sleep(0.03)
+
+    async def main() -> None:
+        await PeriodicJob(slow, 0.01).run_forever()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(UserWarning, match="longer than"):
+            asyncio.run(main())
