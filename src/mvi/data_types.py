@@ -37,6 +37,7 @@ __all__ = [
     "DataFrameInput",
     "DataFrameOutput",
     "NDArray",
+    "is_array",
 ]
 
 
@@ -245,3 +246,9 @@ else:
     DataFrameOutput = Annotated[Any, _frame_type("DataFrameOutput", _mapping_json, _MAPPING_ANSWER)]
     """The original SDK's name of a data frame answer: ``{column: {index: value}}``, the
     JSON of ``DataFrame.to_dict()`` (read like DataFrame when used for a parameter)."""
+
+
+def is_array(annotation: Any) -> bool:
+    """Whether ``annotation`` is one of the array types (``NDArray``, ``ArrayInput``,
+    ``ArrayOutput``), which also travel as binary ``.npy`` or msgpack bodies."""
+    return any(annotation == kind for kind in (NDArray, ArrayInput, ArrayOutput))

@@ -37,7 +37,7 @@ from mvi._exceptions import ServingError
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message
 
-    from mvi.sdk.service import Service
+    from mvi.serving.service import Service
 
 __all__ = ["ServiceClient", "patch"]
 
@@ -159,11 +159,9 @@ class ServiceClient(httpx.Client):
         **kwargs: Any,
     ) -> None:
         from mvi.serving.app import ServiceApp
+        from mvi.serving.service import default_service
 
-        if service is None:
-            import mvi
-
-            service = mvi.service
+        service = default_service() if service is None else service
         self.service = service
         self.app = ServiceApp(service, service.app)
         root = service.settings.service_root_path

@@ -82,16 +82,16 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 def _binary_media(entrypoint: Entrypoint) -> dict[str, Any]:
     """OpenAPI for the binary bodies an entrypoint with arrays takes and answers."""
-    from mvi.data_types import NDArray
+    from mvi.data_types import is_array
 
-    takes = any(a == NDArray for a in entrypoint.annotations.values())
-    answers = entrypoint.response_annotation == NDArray
+    takes = any(is_array(a) for a in entrypoint.annotations.values())
+    answers = is_array(entrypoint.response_annotation)
     if not (takes or answers):
         return {}
     extra: dict[str, Any] = {}
     if takes:
         content = {"application/msgpack": _BINARY}
-        if sum(1 for a in entrypoint.annotations.values() if a == NDArray) == 1:
+        if sum(1 for a in entrypoint.annotations.values() if is_array(a)) == 1:
             content["application/x-npy"] = _BINARY
         extra["requestBody"] = {"content": content}
     content = {"application/msgpack": _BINARY}

@@ -17,7 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ValidationError
 
 from mvi._exceptions import CallFailed, InvalidRequest
-from mvi.data_types import NDArray
+from mvi.data_types import is_array
 from mvi.serving.engine.failures import internal_error
 from mvi.serving.http import JSON, media_type, preferred
 
@@ -67,7 +67,7 @@ def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
 def _array_parameter(entrypoint: Entrypoint) -> str | None:
     """The parameter an ``application/x-npy`` body fills: the only NDArray parameter,
     every other parameter having a default."""
-    arrays = [n for n, a in entrypoint.annotations.items() if a == NDArray]
+    arrays = [n for n, a in entrypoint.annotations.items() if is_array(a)]
     if len(arrays) != 1:
         return None
     fields = entrypoint.request_model.model_fields
@@ -83,7 +83,7 @@ class EntrypointCodec:
         self.entrypoint = entrypoint
         self.name = entrypoint.name
         self.array_parameter = _array_parameter(entrypoint)
-        self.answers_array = entrypoint.response_annotation == NDArray
+        self.answers_array = is_array(entrypoint.response_annotation)
         self.offers = (
             (JSON_TYPE, NPY_TYPE, MSGPACK_TYPE) if self.answers_array else (JSON_TYPE, MSGPACK_TYPE)
         )

@@ -16,7 +16,11 @@ from mvi.serving.tensor import pack, unpack
 SERVICE = """
 import numpy as np
 from mvi import service
-from mvi.data_types import NDArray
+from mvi.data_types import ArrayInput, ArrayOutput, NDArray
+
+@service.entrypoint
+def triple(x: ArrayInput) -> ArrayOutput:
+    return x * 3
 
 @service.entrypoint
 def double(x: NDArray, factor: float = 2.0) -> NDArray:
@@ -67,6 +71,13 @@ def test_npy_body_in_npy_answer_out(svc: Any) -> None:
     answer = load(response.content)
     assert answer.dtype == np.float32 and answer.shape == (2, 3)
     np.testing.assert_array_equal(answer, array * 2)
+
+
+def test_the_original_sdks_array_names_take_and_give_npy_bodies(svc: Any) -> None:
+    array = np.arange(4, dtype=np.int64)
+    response = svc.post("/triple", content=npy(array), headers={"content-type": NPY, "accept": NPY})
+    assert response.status_code == 200, response.text
+    np.testing.assert_array_equal(load(response.content), array * 3)
 
 
 def test_npy_body_with_json_answer_by_default(svc: Any) -> None:
