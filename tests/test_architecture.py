@@ -8,6 +8,7 @@ a cycle put in on purpose (so the guard rail is known to bite).
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -103,3 +104,11 @@ def test_every_module_has_a_docstring() -> None:
         if ast.get_docstring(ast.parse(path.read_text())) is None
     ]
     assert not missing, f"say what each module holds: {missing}"
+
+
+def test_the_contributors_map_names_only_paths_that_exist() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`((?:src|tests|benchmarks|docs|examples)/[^`\s]*)`", text))
+    assert len(named) > 40
+    missing = sorted(path for path in named if not (ROOT / path).exists())
+    assert not missing, f"docs/architecture.md names paths that do not exist: {missing}"
