@@ -1,0 +1,141 @@
+"""What every connection shares: its model, arguments, counters and socket setup."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections import Counter
+from types import ModuleType
+from typing import Any, Protocol
+
+import zmq
+
+from mvi._exceptions import LinkError
+from mvi.links.curve import CurveGuard, uses_curve
+from mvi.links.definition import ConnectionModel
+from mvi.settings import ServiceSettings
+
+__all__ = ["Connection", "Host", "Inbound", "Outbound"]
+
+
+class Host(Protocol):
+    """What a connection needs from the service that owns it."""
+
+    config: dict[str, Any]
+    settings: ServiceSettings
+    log: logging.Logger
+    module: ModuleType
+    """The service file (where an external target's dotted name is looked up first)."""
+
+    def to_send(self, connection_name: str, args: Any) -> Any:
+        """Send on one of the service's out connections."""
+
+    def zmq_context(self) -> zmq.Context[Any]:
+        """The service's ZeroMQ context."""
+
+    def curve(self) -> CurveGuard:
+        """The CURVE setup of that context."""
+
+    def wake_fd(self) -> int:
+        """A file descriptor that becomes readable when the service is asked to stop."""
+
+    def check_running(self) -> None:
+        """Raise when the service is stopping (to_send must not start anything new)."""
+
+
+class Connection:
+    """One connection of a running service.
+
+    ``messages_in``/``messages_out`` count what it received and sent, ``errors`` counts
+    refused or failed messages by kind, ``gaps`` the messages a subscriber missed and
+    ``retries`` a requester's resent requests.
+    """
+
+    socket_type: int = 0
+
+    def __init__(
+        self, model: ConnectionModel, arguments: dict[str, Any], urls: list[str], host: Host
+    ) -> None:
+        self.model = model
+        self.name = model.name
+        self.arguments = arguments
+        self.urls = urls
+        self.host = host
+        self.messages_in = 0
+        self.messages_out = 0
+        self.gaps = 0
+        self.retries = 0
+        self.errors: Counter[str] = Counter()
+        self.socket: zmq.Socket[Any] | None = None
+
+    @property
+    def binds(self) -> bool:
+        """Whether it binds its addresses (rather than connecting to them)."""
+        value = self.model.creation.get("is_binder")
+        return self.model.kind.binds if value is None else bool(value)
+
+    def make_socket(self, socket_type: int | None = None) -> zmq.Socket[Any]:
+        """A new socket with the limits, CURVE, and its addresses bound or connected."""
+        settings = self.host.settings
+        socket: zmq.Socket[Any] = self.host.zmq_context().socket(socket_type or self.socket_type)
+        socket.linger = int(settings.link_linger * 1000)
+        socket.maxmsgsize = settings.link_max_message_bytes
+        hwm = self.arguments.get("high_water_mark", settings.link_high_water_mark)
+        socket.sndhwm = socket.rcvhwm = hwm
+        try:
+            if uses_curve(self.arguments):
+                self.host.curve().apply(
+                    socket, self.arguments, server=self.binds, domain=f"mvi-link-{self.name}"
+                )
+            for url in self.urls:
+                if self.binds:
+                    socket.bind(url)
+                else:
+                    socket.connect(url)
+        except (zmq.ZMQError, ValueError) as exc:
+            socket.close(linger=0)
+            verb = "bind" if self.binds else "connect to"
+            raise LinkError(
+                f"connection {self.name!r} ({self.model.kind.name}) cannot {verb} "
+                f"{', '.join(self.urls)}: {exc}"
+            ) from None
+        return socket
+
+    def open(self) -> None:
+        """Create its socket (in the thread that will use it)."""
+        self.socket = self.make_socket()
+
+    def close(self) -> None:
+        """Close its socket, giving queued messages the configured linger at most."""
+        if self.socket is not None:
+            self.socket.close(linger=int(self.host.settings.link_linger * 1000))
+            self.socket = None
+
+    def count_error(self, kind: str) -> None:
+        """One more refused or failed message of this kind."""
+        self.errors[kind] += 1
+
+
+class Inbound(Connection, ABC):
+    """A connection whose messages call the service's handler."""
+
+    @abstractmethod
+    def on_readable(self) -> None:
+        """Handle the messages waiting on the socket (the loop saw it readable)."""
+
+    def handle(self, args: Any) -> Any:
+        """Check ``args``, call the handler, check and return its answer (no wire)."""
+        checked = self.model.arguments.validate(args)
+        assert self.model.handler is not None
+        answer = self.model.handler(checked, self.host.to_send, self.host.config)
+        if self.model.returns is not None:
+            answer = self.model.returns.validate(answer)
+        return answer
+
+
+class Outbound(Connection, ABC):
+    """A connection that ``to_send`` sends on."""
+
+    @abstractmethod
+    def send(self, args: Any) -> Any:
+        """Send ``args`` (checked first); the checked answer, if the kind has one."""
