@@ -129,6 +129,7 @@ def build_config(
     checked = {
         key: _from_text(config[key], spec) for key, spec in declared.items() if key in config
     }
+    config.update(checked)
     try:
         config.update(definition.config_spec.validate(checked))
     except InvalidMessage as exc:
