@@ -233,10 +233,12 @@ def main(to_send, config):
     settings = FAST.model_copy(update={"link_request_timeout": 30.0})
     service = LinkService(
         service_module=main,
-        addresses={"out": {name: {"requester": url} for name in ("order", "unused_loose", "unused_int")}},
+        addresses={
+            "out": {name: {"requester": url} for name in ("order", "unused_loose", "unused_int")}
+        },
         settings=settings,
         configure_logs=False,
-    )  # fmt: skip
+    )
     service.run_service_as_main()
     service.stop_service(timeout=5)
     assert service.wait(0)

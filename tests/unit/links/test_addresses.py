@@ -25,9 +25,12 @@ SERVICE.connection_models = {  # type: ignore[attr-defined]
     },
     "out": {
         "ask": {"connection_type": "requester"},
-        "call": {"connection_type": "external_target", "required_creation_arguments": {"target": print}},
+        "call": {
+            "connection_type": "external_target",
+            "required_creation_arguments": {"target": print},
+        },
     },
-}  # fmt: skip
+}
 CONNECTIONS = ServiceDefinition.from_module(SERVICE).connections
 
 
@@ -63,7 +66,10 @@ def test_good_addresses_give_each_connection_its_urls() -> None:
         main_mode=False,
     )
     assert problems == []
-    assert urls == {"reply": ["tcp://127.0.0.1:1"], "ask": ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]}
+    assert urls == {
+        "reply": ["tcp://127.0.0.1:1"],
+        "ask": ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"],
+    }
 
 
 def test_every_address_problem_is_listed_at_once() -> None:

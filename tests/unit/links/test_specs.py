@@ -71,7 +71,12 @@ def test_messages_of_the_wrong_type_are_refused(spec: Any, value: Any) -> None:
 
 @pytest.mark.parametrize(
     ("spec", "value", "expected"),
-    [(int, "12", 12), (Decimal, "0.10", Decimal("0.10")), (bool, "true", True), (float, "1.5", 1.5)],
+    [
+        (int, "12", 12),
+        (Decimal, "0.10", Decimal("0.10")),
+        (bool, "true", True),
+        (float, "1.5", 1.5),
+    ],
 )
 def test_config_is_lax_and_converts_text(spec: Any, value: Any, expected: Any) -> None:
     assert check(spec, value, strict=False) == expected
