@@ -234,7 +234,8 @@ class ServiceDefinition:
     @classmethod
     def from_module(cls, module: ModuleType, name: str | None = None) -> ServiceDefinition:
         """Read an imported service module; every problem raised at once."""
-        name = name or module.__name__.rsplit(".", 1)[-1]
+        file = getattr(module, "__file__", None)
+        name = name or (Path(file).stem if file else module.__name__.rsplit(".", 1)[-1])
         problems: list[str] = []
         functions: dict[str, Callable[..., Any]] = {}
         for function, count in FUNCTIONS.items():
