@@ -148,7 +148,6 @@ class LinkService:
                 runtime.state = "failed"
             raise
         finally:
-            self._started.set()
             if runtime is not None:
                 runtime.restore_signals()
                 runtime.close()
@@ -177,20 +176,25 @@ class LinkService:
             raise LinkError("this link service is running already; stop_service() first")
         self.exception = None
         self._started.clear()
+        failed_starting: list[BaseException] = []
 
         def run() -> None:
             try:
                 self._run(main_mode)
             except BaseException as exc:
                 self.exception = exc
-                if not isinstance(exc, LinkDefinitionError):
+                if not self._started.is_set():
+                    failed_starting.append(exc)
+                elif not isinstance(exc, LinkError):
                     get_logger().exception("the link service failed")
+            finally:
+                self._started.set()
 
         self._thread = threading.Thread(target=run, name="mvi-link-service", daemon=True)
         self._thread.start()
         self._started.wait()
-        if isinstance(self.exception, LinkError):
-            raise self.exception
+        if failed_starting:
+            raise failed_starting[0]
 
     def run_service(self) -> None:
         """Run the service loop in the background; returns once it is set up (raises
