@@ -57,16 +57,20 @@ def test_targets_are_called_with_checked_arguments_and_checked_answers(tmp_path:
 
 
 def test_an_answer_that_does_not_fit_raises(tmp_path: Path) -> None:
-    with client(module(tmp_path, "external2", SERVICE), {}) as runtime:
-        with pytest.raises(InvalidMessage, match="return arguments"):
-            runtime.to_send("cancel", {"order_id": "A1"})
+    with (
+        client(module(tmp_path, "external2", SERVICE), {}) as runtime,
+        pytest.raises(InvalidMessage, match="return arguments"),
+    ):
+        runtime.to_send("cancel", {"order_id": "A1"})
 
 
 def test_a_target_that_does_not_exist_stops_the_start(tmp_path: Path) -> None:
     text = SERVICE.replace("CbproClient.cancel_order", "Nowhere.cancel").replace('"k-1"', "5")
-    with pytest.raises(LinkDefinitionError) as caught:
-        with client(module(tmp_path, "external3", text), {}):
-            pass
+    with (
+        pytest.raises(LinkDefinitionError) as caught,
+        client(module(tmp_path, "external3", text), {}),
+    ):
+        pass
     text = "\n".join(caught.value.problems)
     assert "'Nowhere.cancel' is not a callable" in text
     assert "'api_key'" in text  # the connection argument of the wrong type, too
