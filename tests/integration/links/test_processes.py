@@ -146,8 +146,11 @@ def url() -> str:
 
 @pytest.mark.parametrize(
     ("number", "said"),
-    [(signal.SIGTERM, f"sigterm {signal.SIGTERM.value}"), (signal.SIGINT, f"sigint {signal.SIGINT.value}")],
-)  # fmt: skip
+    [
+        (signal.SIGTERM, f"sigterm {signal.SIGTERM.value}"),
+        (signal.SIGINT, f"sigint {signal.SIGINT.value}"),
+    ],
+)
 def test_a_signal_in_service_mode_runs_the_handler_and_exits_0(
     folder: Path, url: str, tmp_path: Path, number: int, said: str
 ) -> None:
