@@ -10,8 +10,9 @@
 5. signal handlers (SIGTERM, SIGINT: the service's handler, then a graceful stop);
 6. ``init_function(to_send, config)``;
 7. ``main(to_send, config)`` in main mode, else the service loop: one poll of every
-   inbound socket (and of a stop pipe), with a timeout, no busy loop; ``min_wait`` seconds
-   at least between the starts of two turns.
+   inbound socket (and of a stop pipe), with a timeout, no busy loop; a turn that handled
+   messages is followed by a pause, so that ``min_wait`` seconds at least pass between the
+   starts of two such turns (``-wt``).
 
 Closing gives each socket ``MVI_LINK_LINGER`` seconds at most to send what is queued.
 """
@@ -286,12 +287,13 @@ class ServiceRuntime:
         self.state = "ready"
         try:
             while not self._stop_requested:
-                started = time.monotonic()
-                for ready, _ in poller.poll(_POLL_MS):
+                events = poller.poll(_POLL_MS)
+                started = time.monotonic()  # a turn starts when there is work
+                for ready, _ in events:
                     inbound = by_socket.get(ready)
                     if inbound is not None:
                         inbound.on_readable()
-                if self.min_wait:
+                if self.min_wait and events:
                     left = self.min_wait - (time.monotonic() - started)
                     if left > 0 and not self._stop_requested:
                         select.select([self._wake_r], [], [], left)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -55,6 +56,7 @@ connection_models = {
 
 MAIN = """
 import json
+import os
 import time
 from pathlib import Path
 
@@ -269,3 +271,20 @@ def test_the_command_line_explains_itself(
     arguments = [str(folder / "replyer.py") if a == "x.py" else a for a in arguments]
     code, output = finish(link(*arguments, entry=entry))
     assert (code, said in output) == (status, True), output
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_an_idle_service_does_not_spin(folder: Path, url: str, tmp_path: Path) -> None:
+    process = replyer(folder, url, "idle", tmp_path / "marker")
+    try:
+        time.sleep(0.2)
+        before = _cpu_seconds(process.pid)
+        time.sleep(1.5)
+        assert _cpu_seconds(process.pid) - before < 0.1  # a busy loop would use ~1.5 s
+    finally:
+        process.terminate()
+        finish(process)

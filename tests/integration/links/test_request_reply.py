@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -244,3 +245,15 @@ def main(to_send, config):
     assert service.wait(0)
     assert main.RESULT == ["unwound"]
     assert service.exception is None
+
+
+def test_the_minimum_wait_spaces_the_loop_turns(requester: ModuleType, tmp_path: Path) -> None:
+    url = f"tcp://127.0.0.1:{free_port()}"
+    source = module(tmp_path, "spaced", REPLYER)
+    with running(source, {"in": {"order": {"replyer": url}}}, service_loop_min_wait_time=0.2):
+        addresses = {name: {"requester": url} for name in ("order", "loose", "wants_int")}
+        with client(requester, {"out": addresses}) as runtime:
+            started = time.monotonic()
+            for _ in range(4):  # 3 pauses of 0.2 s at least between 4 turns
+                runtime.to_send("order", {"item": "a", "quantity": 1, "price": Decimal(1)})
+            assert time.monotonic() - started >= 0.4
