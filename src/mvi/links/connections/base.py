@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -122,6 +123,18 @@ class Inbound(Connection, ABC):
     @abstractmethod
     def on_readable(self) -> None:
         """Handle the messages waiting on the socket (the loop saw it readable)."""
+
+    def waiting(self, batch: int) -> Iterator[list[bytes]]:
+        """The messages waiting on the socket, ``batch`` at most (each one counted in)."""
+        socket = self.socket
+        assert socket is not None
+        for _ in range(batch):
+            try:
+                frames = socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.messages_in += 1
+            yield frames
 
     def handle(self, args: Any) -> Any:
         """Check ``args``, call the handler, check and return its answer (no wire)."""

@@ -32,12 +32,7 @@ class Replyer(Inbound):
         """Answer the waiting requests."""
         socket = self.socket
         assert socket is not None
-        for _ in range(_BATCH):
-            try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            self.messages_in += 1
+        for frames in self.waiting(_BATCH):
             socket.send_multipart(self._answer(frames))
             self.messages_out += 1
 

@@ -17,7 +17,8 @@ import zmq
 
 from mvi._exceptions import InvalidMessage, ProtocolError
 from mvi.links import wire
-from mvi.links.connections.base import Inbound
+from mvi.links.connections.base import Host, Inbound
+from mvi.links.definition import ConnectionModel
 
 __all__ = ["SequenceTracker", "Subscriber"]
 
@@ -57,8 +58,10 @@ class SequenceTracker:
 class Subscriber(Inbound):
     """An inbound publish/subscribe connection."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, model: ConnectionModel, arguments: dict[str, Any], urls: list[str], host: Host
+    ) -> None:
+        super().__init__(model, arguments, urls, host)
         self.tracker = SequenceTracker()
         self._logged: dict[str, float] = {}
 
@@ -86,14 +89,7 @@ class Subscriber(Inbound):
 
     def on_readable(self) -> None:
         """Handle the waiting messages."""
-        socket = self.socket
-        assert socket is not None
-        for _ in range(_BATCH):
-            try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            self.messages_in += 1
+        for frames in self.waiting(_BATCH):
             if len(frames) != 3 or len(frames[1]) != wire.HEADER.size:
                 self._drop("malformed", "not a link publication [topic, header, body]")
                 continue
