@@ -29,7 +29,7 @@
     ├── ServiceCallError          another service or the manager answered with an error
     ├── RouteError                the gateway cannot forward a request (status, detail)
     ├── InvalidTransition         (also RuntimeError) a status change the supervision forbids
-    ├── LinkError                 a service link (mvi.links) failed; the message names the connection
+    ├── LinkError                 a service link (mvi.links) failed; the message names the link
     │   ├── LinkDefinitionError   (also ConfigurationError) service file, config, addresses or
     │   │                         connection arguments are wrong: every problem, listed at once
     │   ├── InvalidMessage        (also ValueError) arguments or a reply do not fit the connection's
@@ -70,9 +70,9 @@ __all__ = [
     "FrameError",
     "InvalidArchive",
     "InvalidDeployment",
+    "InvalidMessage",
     "InvalidParameterValue",
     "InvalidRequest",
-    "InvalidMessage",
     "InvalidTransition",
     "LinkClosed",
     "LinkDefinitionError",

@@ -204,8 +204,7 @@ class ServiceSettings(_Group):
     link_max_message_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1,
-        description="Largest message a link socket accepts; a peer sending more is "
-        "disconnected.",
+        description="Largest message a link socket accepts; a peer sending more is disconnected.",
     )
     link_subscriber_wait: float = Field(
         10.0,
