@@ -158,6 +158,23 @@ class InlineServices:
         if self.main_service is None:
             message = "set a main service first (set_main_service)"
             raise LinkDefinitionError(message, [message])
+        try:
+            self._prepare()
+            self._build()
+            main = self.services[self.main_service].runtime
+            assert main is not None
+            for member in self.services.values():
+                assert member.runtime is not None
+                if member.runtime is not main and not member.runtime.run_init():
+                    return
+            if main.run_init():
+                main.run_main()
+        finally:
+            for member in self.services.values():
+                if member.runtime is not None:
+                    member.runtime.close()
+
+    def _prepare(self) -> None:
         problems: list[str] = []
         for member in self.services.values():
             member.runtime = ServiceRuntime(
@@ -179,20 +196,6 @@ class InlineServices:
                         "(add_relation), and nothing polls it inline"
                     )
         raise_problems("the inline services", problems)
-        try:
-            self._build()
-            main = self.services[self.main_service].runtime
-            assert main is not None
-            for member in self.services.values():
-                assert member.runtime is not None
-                if member.runtime is not main and not member.runtime.run_init():
-                    return
-            if main.run_init():
-                main.run_main()
-        finally:
-            for member in self.services.values():
-                if member.runtime is not None:
-                    member.runtime.close()
 
     def _build(self) -> None:
         inbound: dict[tuple[str, str], Connection] = {}

@@ -43,10 +43,10 @@ def client(
     runtime = ServiceRuntime(
         ServiceDefinition.from_module(source), config=config, addresses=addresses, settings=settings
     )
-    runtime.prepare()
-    runtime.build()
-    runtime.open()
     try:
+        runtime.prepare()
+        runtime.build()
+        runtime.open()
         yield runtime
     finally:
         runtime.close()

@@ -255,16 +255,16 @@ def test_a_service_that_cannot_start_lists_every_problem_and_exits_2(
 
 
 @pytest.mark.parametrize(
-    ("arguments", "status", "said"),
+    ("arguments", "status", "said", "entry"),
     [
-        (["-h"], 0, "-wt WAIT_TIME"),
-        ([], 2, "the following arguments are required: -s"),
-        (["-s", "x.py", "stray"], 2, "unexpected argument 'stray'"),
-        (["-s", "nowhere.py"], 2, "no service file at nowhere.py"),
-        (["-s", "x.py", "-cl", "LOUD"], 2, "'LOUD' is not a log level"),
+        (["-h"], 0, "-wt WAIT_TIME", "mvi.links"),
+        (["-h"], 0, "-bc BACKUP_COUNT", "mvi.cli"),
+        ([], 2, "the following arguments are required: -s", "mvi.links"),
+        (["-s", "x.py", "stray"], 2, "unexpected argument 'stray'", "mvi.cli"),
+        (["-s", "nowhere.py"], 2, "no service file at nowhere.py", "mvi.links"),
+        (["-s", "x.py", "-cl", "LOUD"], 2, "'LOUD' is not a log level", "mvi.links"),
     ],
 )
-@pytest.mark.parametrize("entry", ["mvi.links", "mvi.cli"])
 def test_the_command_line_explains_itself(
     arguments: list[str], status: int, said: str, entry: str, folder: Path
 ) -> None:
