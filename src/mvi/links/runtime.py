@@ -10,7 +10,7 @@
 5. signal handlers (SIGTERM, SIGINT: the service's handler, then a graceful stop);
 6. ``init_function(to_send, config)``;
 7. ``main(to_send, config)`` in main mode, else the service loop: one poll of every
-   inbound socket (and of a stop pipe), with a timeout, no busy loop; a turn that handled
+   inbound socket, with a timeout (``SLICE``), no busy loop; a turn that handled
    messages is followed by a pause, so that ``min_wait`` seconds at least pass between the
    starts of two such turns (``-wt``).
 
@@ -42,6 +42,7 @@ from mvi.links.connections import (
     Outbound,
     resolve_target,
 )
+from mvi.links.connections.base import SLICE
 from mvi.links.curve import CurveGuard
 from mvi.links.definition import ServiceDefinition, raise_problems
 from mvi.links.logs import get_logger
@@ -50,8 +51,6 @@ from mvi.settings import ServiceSettings, get_settings
 __all__ = ["ServiceRuntime", "State"]
 
 State = Literal["starting", "ready", "stopping", "stopped", "failed"]
-_POLL_MS = 1000
-"""Longest single wait of the loop; stopping wakes it at once through the stop pipe."""
 
 
 class _Stopping(BaseException):
@@ -201,7 +200,7 @@ class ServiceRuntime:
         return self._curve
 
     def wake_fd(self) -> int:
-        """Readable once the service is asked to stop (and from then on)."""
+        """Readable once the service is asked to stop (and from then on): pauses wait on it."""
         return self._wake_r
 
     def check_running(self) -> None:
@@ -283,11 +282,10 @@ class ServiceRuntime:
             if connection.socket is not None:
                 poller.register(connection.socket, zmq.POLLIN)
                 by_socket[connection.socket] = connection
-        poller.register(self._wake_r, zmq.POLLIN)
         self.state = "ready"
         try:
             while not self._stop_requested:
-                events = poller.poll(_POLL_MS)
+                events = poller.poll(int(SLICE * 1000))
                 started = time.monotonic()  # a turn starts when there is work
                 for ready, _ in events:
                     inbound = by_socket.get(ready)

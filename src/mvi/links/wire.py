@@ -16,14 +16,17 @@ Frames of each kind of message::
     reply        [status, body]                status: b"ok", b"malformed", b"invalid" or
                                                b"failed"; body: the answer, or for an
                                                error {"message", "errors", "error_id"}
-    publication  [topic, header, body]         header: 8-byte publisher id, 8-byte
-                                               sequence number (big-endian, from 1)
+    publication  [topic + header, body]        the topic, then 16 bytes: the publisher's
+                                               8-byte id, its sequence number (8 bytes,
+                                               big-endian, from 1); subscribers filter on
+                                               the topic, a prefix of the first frame
 """
 
 from __future__ import annotations
 
 import datetime
 import struct
+import threading
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -73,8 +76,29 @@ def _default(value: Any) -> Any:
     )
 
 
+_local = threading.local()
+
+
 def _pack(value: Any) -> bytes:
-    data: bytes = msgpack.packb(value, default=_default, use_bin_type=True, datetime=False)
+    # one Packer per thread: msgpack.packb makes one per call, and Packers are not
+    # thread-safe; an extension packing its content meanwhile gets a Packer of its own
+    state = _local.__dict__
+    if state.get("busy"):
+        nested: bytes = msgpack.packb(value, default=_default, use_bin_type=True, datetime=False)
+        return nested
+    packer = state.get("packer")
+    if packer is None:
+        packer = state["packer"] = msgpack.Packer(
+            default=_default, use_bin_type=True, datetime=False
+        )
+    state["busy"] = True
+    try:
+        data: bytes = packer.pack(value)
+    except BaseException:
+        packer.reset()
+        raise
+    finally:
+        state["busy"] = False
     return data
 
 

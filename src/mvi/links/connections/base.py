@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import zmq
 
@@ -16,7 +16,12 @@ from mvi.links.curve import CurveGuard, uses_curve
 from mvi.links.definition import ConnectionModel
 from mvi.settings import ServiceSettings
 
-__all__ = ["Connection", "Host", "Inbound", "Outbound"]
+__all__ = ["SLICE", "Connection", "Host", "Inbound", "Outbound"]
+
+SLICE = 0.1
+"""Longest single wait (seconds) of the service loop and of a requester waiting for its
+reply: how soon either notices a stop. Not polling a stop pipe beside the sockets keeps
+the message path as short as a raw pyzmq loop's."""
 
 
 class Host(Protocol):
@@ -53,6 +58,9 @@ class Connection:
     """
 
     socket_type: int = 0
+    lingers = True
+    """Whether closing gives queued messages time to leave (not for subscriptions or a
+    request whose requester is going away)."""
 
     def __init__(
         self, model: ConnectionModel, arguments: dict[str, Any], urls: list[str], host: Host
@@ -109,7 +117,8 @@ class Connection:
     def close(self) -> None:
         """Close its socket, giving queued messages the configured linger at most."""
         if self.socket is not None:
-            self.socket.close(linger=int(self.host.settings.link_linger * 1000))
+            linger = self.host.settings.link_linger if self.lingers else 0
+            self.socket.close(linger=int(linger * 1000))
             self.socket = None
 
     def count_error(self, kind: str) -> None:
@@ -124,15 +133,24 @@ class Inbound(Connection, ABC):
     def on_readable(self) -> None:
         """Handle the messages waiting on the socket (the loop saw it readable)."""
 
-    def waiting(self, batch: int) -> Iterator[list[bytes]]:
-        """The messages waiting on the socket, ``batch`` at most (each one counted in)."""
+    def waiting(self, batch: int, *, ask: bool = False) -> Iterator[list[bytes]]:
+        """The messages waiting on the socket, ``batch`` at most (each one counted in).
+
+        ``ask`` checks the socket's events before each receive: cheaper than the exception
+        of a failed non-blocking receive where one message at a time is the rule (REP).
+        """
         socket = self.socket
         assert socket is not None
         for _ in range(batch):
-            try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+            if ask:
+                if not cast(int, socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                    return
+                frames = socket.recv_multipart()
+            else:
+                try:
+                    frames = socket.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    return
             self.messages_in += 1
             yield frames
 

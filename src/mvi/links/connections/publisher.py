@@ -75,5 +75,5 @@ class Publisher(Outbound):
             if self._waiting:
                 self._wait_for_subscribers()
         self.sequence += 1
-        socket.send_multipart([self.topic, wire.HEADER.pack(self.identity, self.sequence), body])
+        socket.send_multipart([self.topic + wire.HEADER.pack(self.identity, self.sequence), body])
         self.messages_out += 1

@@ -32,7 +32,7 @@ class Replyer(Inbound):
         """Answer the waiting requests."""
         socket = self.socket
         assert socket is not None
-        for frames in self.waiting(_BATCH):
+        for frames in self.waiting(_BATCH, ask=True):
             socket.send_multipart(self._answer(frames))
             self.messages_out += 1
 

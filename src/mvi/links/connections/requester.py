@@ -10,13 +10,14 @@ reach a replyer more than once (at least once, never silently lost). Error repli
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import zmq
 
 from mvi._exceptions import InvalidMessage, LinkTimeout, ProtocolError, ReplyError
 from mvi.links import wire
-from mvi.links.connections.base import Outbound
+from mvi.links.connections.base import SLICE, Outbound
 from mvi.links.connections.replyer import reply_error
 
 __all__ = ["Requester"]
@@ -26,25 +27,28 @@ class Requester(Outbound):
     """An outbound request/reply connection."""
 
     socket_type = zmq.REQ
+    lingers = False
 
     def open(self) -> None:
-        """Its socket, and a poller that also wakes when the service stops."""
-        self.poller = zmq.Poller()
-        self.poller.register(self.host.wake_fd(), zmq.POLLIN)
+        """Its socket."""
         self._replace()
 
     def _replace(self) -> None:
         if self.socket is not None:
-            self.poller.unregister(self.socket)
             self.socket.close(linger=0)
         self.socket = self.make_socket()
-        self.poller.register(self.socket, zmq.POLLIN)
+        # a blocking receive, woken every slice to notice a stop: no poll on the fast path
+        self.socket.rcvtimeo = int(SLICE * 1000)
 
-    def close(self) -> None:
-        """Close its socket."""
-        if self.socket is not None:
-            self.poller.unregister(self.socket)
-        super().close()
+    def _await(self, socket: zmq.Socket[Any], timeout: float) -> list[bytes] | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return socket.recv_multipart()
+            except zmq.Again:
+                self.host.check_running()
+                if time.monotonic() >= deadline:
+                    return None
 
     def send(self, args: Any) -> Any:
         """Send the request; the checked reply."""
@@ -60,13 +64,15 @@ class Requester(Outbound):
             assert socket is not None
             socket.send(body)
             self.messages_out += 1
-            ready = dict(self.poller.poll(int(timeout * 1000)))
-            if socket in ready:
-                frames = socket.recv_multipart()
+            try:
+                frames = self._await(socket, timeout)
+            except BaseException:
+                self._replace()  # stopping: the reply will not be read
+                raise
+            if frames is not None:
                 self.messages_in += 1
                 return self._reply(frames)
             self._replace()  # a REQ socket waiting for a lost reply is stuck: a fresh one
-            self.host.check_running()
             if attempt < retries:
                 self.retries += 1
                 self.host.log.warning(

@@ -58,6 +58,8 @@ class SequenceTracker:
 class Subscriber(Inbound):
     """An inbound publish/subscribe connection."""
 
+    lingers = False
+
     def __init__(
         self, model: ConnectionModel, arguments: dict[str, Any], urls: list[str], host: Host
     ) -> None:
@@ -90,13 +92,15 @@ class Subscriber(Inbound):
     def on_readable(self) -> None:
         """Handle the waiting messages."""
         for frames in self.waiting(_BATCH):
-            if len(frames) != 3 or len(frames[1]) != wire.HEADER.size:
-                self._drop("malformed", "not a link publication [topic, header, body]")
+            if len(frames) != 2 or len(frames[0]) < wire.HEADER.size:
+                self._drop("malformed", "not a link publication [topic + header, body]")
                 continue
-            publisher, sequence = wire.HEADER.unpack(frames[1])
+            publisher, sequence = wire.HEADER.unpack_from(
+                frames[0], len(frames[0]) - wire.HEADER.size
+            )
             self.gaps += self.tracker.see(publisher, sequence)
             try:
-                args = wire.unpack(frames[2])
+                args = wire.unpack(frames[1])
             except ProtocolError as exc:
                 self._drop("malformed", str(exc))
                 continue
