@@ -199,10 +199,6 @@ class ServiceRuntime:
             self._curve = CurveGuard(self.zmq_context())
         return self._curve
 
-    def wake_fd(self) -> int:
-        """Readable once the service is asked to stop (and from then on): pauses wait on it."""
-        return self._wake_r
-
     def check_running(self) -> None:
         """Raise if the service stopped, or unwind the caller if it is stopping."""
         if self._closed:
@@ -285,6 +281,9 @@ class ServiceRuntime:
         self.state = "ready"
         try:
             while not self._stop_requested:
+                if not by_socket:  # zmq_poll of nothing returns at once: wait for a stop
+                    select.select([self._wake_r], [], [], SLICE)
+                    continue
                 events = poller.poll(int(SLICE * 1000))
                 started = time.monotonic()  # a turn starts when there is work
                 for ready, _ in events:

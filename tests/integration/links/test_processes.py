@@ -278,8 +278,19 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_an_idle_service_does_not_spin(folder: Path, url: str, tmp_path: Path) -> None:
-    process = replyer(folder, url, "idle", tmp_path / "marker")
+@pytest.mark.parametrize("inbound", [True, False], ids=["replyer", "no-inbound-socket"])
+def test_an_idle_service_does_not_spin(
+    folder: Path, url: str, tmp_path: Path, inbound: bool
+) -> None:
+    if inbound:
+        process = replyer(folder, url, "idle", tmp_path / "marker")
+    else:  # the service loop of a file with only an out connection
+        port = free_port()
+        process = link(
+            "-s", str(folder / "main.py"), "-a", addresses(folder, "out", "requester", url),
+            "--http-port", str(port), "--marker", "-", "--mode", "-",
+        )  # fmt: skip
+        wait_for(lambda: ready(port), 20)
     try:
         time.sleep(0.2)
         before = _cpu_seconds(process.pid)

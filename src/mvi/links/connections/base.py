@@ -42,9 +42,6 @@ class Host(Protocol):
     def curve(self) -> CurveGuard:
         """The CURVE setup of that context."""
 
-    def wake_fd(self) -> int:
-        """A file descriptor that becomes readable when the service is asked to stop."""
-
     def check_running(self) -> None:
         """Raise when the service is stopping (to_send must not start anything new)."""
 
