@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 from tests.integration.links._helpers import FAST, client, module, running
 
 from mvi.links import LinkService, LinkTimeout, curve_keypair
@@ -131,3 +131,55 @@ def test_a_malformed_key_stops_the_start(tmp_path: Path) -> None:
     )
     with pytest.raises(Exception, match="40-character Z85"):
         service.run_service()
+
+
+PUBLISHER = """
+def setup_connections(config):
+    return {"news": {"curve_secret_key": config["secret"], "wait_for_subscribers": 1}}
+
+config_model = {"required": {"secret": str}}
+
+connection_models = {
+    "out": {
+        "news": {
+            "connection_type": "publisher",
+            "optional_creation_arguments": {"is_x_pub": True},
+            "required_arguments": {"text": str},
+        }
+    }
+}
+"""
+
+SUBSCRIBER = """
+HEARD = []
+
+def on_news(args, to_send, config):
+    HEARD.append(args["text"])
+
+def setup_connections(config):
+    return {"news": {"curve_server_key": config["server"]}}
+
+config_model = {"required": {"server": str}}
+
+connection_models = {
+    "in": {
+        "news": {
+            "connection_type": "subscriber",
+            "required_creation_arguments": {"connection_function": on_news},
+            "required_arguments": {"text": str},
+        }
+    }
+}
+"""
+
+
+def test_publish_subscribe_over_curve(tmp_path: Path) -> None:
+    url = f"tcp://127.0.0.1:{free_port()}"
+    listener = module(tmp_path, "curve_subscriber", SUBSCRIBER)
+    with running(listener, {"in": {"news": {"subscriber": url}}}, {"server": SERVER_PUBLIC}):
+        source = module(tmp_path, "curve_publisher", PUBLISHER)
+        addresses = {"out": {"news": {"publisher": url}}}
+        with client(source, addresses, {"secret": SERVER_SECRET}) as runtime:
+            runtime.to_send("news", {"text": "sealed"})
+            wait_for(lambda: listener.HEARD, 10)
+    assert listener.HEARD == ["sealed"]
