@@ -289,7 +289,11 @@ class ServiceRuntime:
                 for ready, _ in events:
                     inbound = by_socket.get(ready)
                     if inbound is not None:
-                        inbound.on_readable()
+                        try:
+                            inbound.on_readable()
+                        except Exception:  # never the end of the service: log, go on
+                            inbound.count_error("failed")
+                            self.log.exception("connection %r failed", inbound.name)
                 if self.min_wait and events:
                     left = self.min_wait - (time.monotonic() - started)
                     if left > 0 and not self._stop_requested:

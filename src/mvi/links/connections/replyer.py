@@ -33,7 +33,12 @@ class Replyer(Inbound):
         socket = self.socket
         assert socket is not None
         for frames in self.waiting(_BATCH, ask=True):
-            socket.send_multipart(self._answer(frames))
+            try:
+                reply = self._answer(frames)
+            except Exception as exc:  # a REP socket must answer, or it is stuck for good
+                error_id = self._failed("could not be answered", exc)
+                reply = [wire.FAILED, wire.error_body("the replyer failed", None, error_id)]
+            socket.send_multipart(reply)
             self.messages_out += 1
 
     def _answer(self, frames: list[bytes]) -> list[bytes]:
