@@ -288,7 +288,7 @@ def test_an_idle_service_does_not_spin(
         port = free_port()
         process = link(
             "-s", str(folder / "main.py"), "-a", addresses(folder, "out", "requester", url),
-            "--http-port", str(port), "--marker", "-", "--mode", "-",
+            "--http-port", str(port), "--marker", str(tmp_path / "m"), "--mode", "-",
         )  # fmt: skip
         wait_for(lambda: ready(port), 20)
     try:
