@@ -6,7 +6,7 @@ Three comparisons, each measured against its baseline in the same run:
   and a server in a child process. Baseline: a raw pyzmq REQ/REP pair that packs and
   unpacks the same msgpack message, no validation. mvi: a main-mode link service
   (``benchmarks/apps/links_client.py``) calling ``to_send`` against a link replyer run
-  by ``python -m mvi.links`` (``benchmarks/apps/links_server.py``): arguments and answers
+  by ``python -m mvi.links`` (``benchmarks/apps/links_replyer.py``): arguments and answers
   checked on both sides. Target: at least 0.7x.
 - **publish/subscribe**: messages per second a subscriber (child process) handles,
   from its first message to its last of ``--messages``, high-water marks off so nothing
@@ -35,6 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgpack
@@ -163,15 +164,16 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-def _link_server(folder: Path, reply: str, listen: str, expected: int) -> subprocess.Popen[str]:
-    addresses = folder / "server_addresses.json"
-    addresses.write_text(
-        json.dumps({"in": {"reply": {"replyer": reply}, "listen": {"subscriber": listen}}})
-    )
+def _link_server(
+    folder: Path, name: str, addresses: dict[str, Any], *extra: str
+) -> subprocess.Popen[str]:
+    """``python -m mvi.links`` running ``benchmarks/apps/links_{name}.py``, once ready."""
+    path = folder / f"{name}_addresses.json"
+    path.write_text(json.dumps({"in": addresses}))
     port = _free_port()
     process = _child(
-        ["-m", "mvi.links", "-s", str(APPS / "links_server.py"), "-a", str(addresses),
-         "-cl", "WARNING", "--http-port", str(port), "--expected", str(expected)],
+        ["-m", "mvi.links", "-s", str(APPS / f"links_{name}.py"), "-a", str(path),
+         "-cl", "WARNING", "--http-port", str(port), *extra],
         {"MVI_LINK_HIGH_WATER_MARK": "0"},
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -229,7 +231,7 @@ def _client(folder: Path, echo: str, ticks: str, config: dict[str, object], ling
 def link_request_reply(folder: Path, seconds: float) -> float:
     """Round trips per second of a link requester and replyer."""
     reply = f"tcp://127.0.0.1:{_free_port()}"
-    server = _link_server(folder, reply, f"tcp://127.0.0.1:{_free_port()}", 1)
+    server = _link_server(folder, "replyer", {"reply": {"replyer": reply}})
     try:
         ticks = f"tcp://127.0.0.1:{_free_port()}"
         _client(folder, reply, ticks, {"mode": "request", "seconds": seconds}, 1.0)
@@ -262,7 +264,9 @@ def raw_publish_subscribe(count: int) -> float:
 def link_publish_subscribe(folder: Path, count: int) -> float:
     """Messages per second a link subscriber handles (both ends validating)."""
     ticks = f"tcp://127.0.0.1:{_free_port()}"
-    server = _link_server(folder, f"tcp://127.0.0.1:{_free_port()}", ticks, count)
+    server = _link_server(
+        folder, "subscriber", {"listen": {"subscriber": ticks}}, "--expected", str(count)
+    )
     try:
         # the publisher binds and the subscriber connects: publish after it has joined
         links_client.RESULT.clear()
@@ -276,16 +280,17 @@ def link_publish_subscribe(folder: Path, count: int) -> float:
 
 def inline_request_reply(seconds: float) -> float:
     """Round trips per second of the same requester and replyer, inline."""
-    from benchmarks.apps import links_server
+    from benchmarks.apps import links_replyer, links_subscriber
     from mvi.links import InlineServices
 
     inline = InlineServices()
     inline.set_main_service_by_module(
         "client", links_client, {"mode": "request", "seconds": seconds}
     )
-    inline.add_service_by_module("server", links_server, {"expected": 1})
-    inline.add_relation("client", "echo", "server", "reply")
-    inline.add_relation("client", "ticks", "server", "listen")
+    inline.add_service_by_module("replyer", links_replyer)
+    inline.add_service_by_module("subscriber", links_subscriber, {"expected": 1})
+    inline.add_relation("client", "echo", "replyer", "reply")
+    inline.add_relation("client", "ticks", "subscriber", "listen")
     inline.start()
     return links_client.RESULT["rate"]
 

@@ -272,34 +272,57 @@ class ServiceRuntime:
 
     def serve(self) -> None:
         """The service loop, until :meth:`stop`."""
-        poller = zmq.Poller()
-        by_socket: dict[Any, Inbound] = {}
-        for connection in self._in.values():
-            if connection.socket is not None:
-                poller.register(connection.socket, zmq.POLLIN)
-                by_socket[connection.socket] = connection
+        inbound = [c for c in self._in.values() if c.socket is not None]
         self.state = "ready"
         try:
-            while not self._stop_requested:
-                if not by_socket:  # zmq_poll of nothing returns at once: wait for a stop
-                    select.select([self._wake_r], [], [], SLICE)
-                    continue
-                events = poller.poll(int(SLICE * 1000))
-                started = time.monotonic()  # a turn starts when there is work
-                for ready, _ in events:
-                    inbound = by_socket.get(ready)
-                    if inbound is not None:
-                        try:
-                            inbound.on_readable()
-                        except Exception:  # never the end of the service: log, go on
-                            inbound.count_error("failed")
-                            self.log.exception("connection %r failed", inbound.name)
-                if self.min_wait and events:
-                    left = self.min_wait - (time.monotonic() - started)
-                    if left > 0 and not self._stop_requested:
-                        select.select([self._wake_r], [], [], left)
+            if len(inbound) == 1:
+                self._serve_one(inbound[0])
+            else:
+                self._serve_many(inbound)
         except _Stopping:
             pass
+
+    def _serve_one(self, only: Inbound) -> None:
+        assert only.socket is not None
+        only.socket.rcvtimeo = int(SLICE * 1000)
+        while not self._stop_requested:
+            came = self._turn(only, only.wait_and_take)
+            started = time.monotonic()
+            if came:
+                self._pause(started)
+
+    def _serve_many(self, inbound: list[Inbound]) -> None:
+        poller = zmq.Poller()
+        by_socket: dict[Any, Inbound] = {}
+        for connection in inbound:
+            poller.register(connection.socket, zmq.POLLIN)
+            by_socket[connection.socket] = connection
+        while not self._stop_requested:
+            if not by_socket:  # zmq_poll of nothing returns at once: wait for a stop
+                select.select([self._wake_r], [], [], SLICE)
+                continue
+            events = poller.poll(int(SLICE * 1000))
+            started = time.monotonic()  # a turn starts when there is work
+            for ready, _ in events:
+                connection = by_socket[ready]
+                self._turn(connection, connection.on_readable)
+            if events:
+                self._pause(started)
+
+    def _turn(self, connection: Inbound, work: Callable[[], Any]) -> Any:
+        try:
+            return work()
+        except Exception:  # never the end of the service: log, go on
+            connection.count_error("failed")
+            self.log.exception("connection %r failed", connection.name)
+            return True
+
+    def _pause(self, started: float) -> None:
+        """``min_wait`` seconds at least between the starts of two turns with work."""
+        if self.min_wait:
+            left = self.min_wait - (time.monotonic() - started)
+            if left > 0 and not self._stop_requested:
+                select.select([self._wake_r], [], [], left)
 
     def stop(self) -> None:
         """Ask the service to stop (from any thread, or a signal handler)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, Protocol, cast
 
@@ -126,20 +125,22 @@ class Connection:
 class Inbound(Connection, ABC):
     """A connection whose messages call the service's handler."""
 
+    batch = 256
+    """Messages handled per loop turn at most, so that other connections get their turn."""
+    ask_first = False
+    """Check the socket's events before each receive: cheaper than the exception of a
+    failed non-blocking receive where one message at a time is the rule (REP)."""
+
     @abstractmethod
+    def take(self, frames: list[bytes]) -> None:
+        """Handle one message that arrived (already counted in)."""
+
     def on_readable(self) -> None:
         """Handle the messages waiting on the socket (the loop saw it readable)."""
-
-    def waiting(self, batch: int, *, ask: bool = False) -> Iterator[list[bytes]]:
-        """The messages waiting on the socket, ``batch`` at most (each one counted in).
-
-        ``ask`` checks the socket's events before each receive: cheaper than the exception
-        of a failed non-blocking receive where one message at a time is the rule (REP).
-        """
         socket = self.socket
         assert socket is not None
-        for _ in range(batch):
-            if ask:
+        for _ in range(self.batch):
+            if self.ask_first:
                 if not cast(int, socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                     return
                 frames = socket.recv_multipart()
@@ -149,16 +150,22 @@ class Inbound(Connection, ABC):
                 except zmq.Again:
                     return
             self.messages_in += 1
-            yield frames
+            self.take(frames)
 
-    def handle(self, args: Any) -> Any:
-        """Check ``args``, call the handler, check and return its answer (no wire)."""
-        checked = self.model.arguments.validate(args)
-        assert self.model.handler is not None
-        answer = self.model.handler(checked, self.host.to_send, self.host.config)
-        if self.model.returns is not None:
-            answer = self.model.returns.validate(answer)
-        return answer
+    def wait_and_take(self) -> bool:
+        """Wait for a message (the socket's receive timeout at most), handle it and those
+        waiting behind it; whether one came. The loop of a service with one inbound
+        connection: a blocking receive, as short a path as a raw pyzmq loop's."""
+        socket = self.socket
+        assert socket is not None
+        try:
+            frames = socket.recv_multipart()
+        except zmq.Again:
+            return False
+        self.messages_in += 1
+        self.take(frames)
+        self.on_readable()
+        return True
 
 
 class Outbound(Connection, ABC):

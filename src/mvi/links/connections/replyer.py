@@ -19,27 +19,26 @@ from mvi.links.connections.base import Inbound
 
 __all__ = ["Replyer"]
 
-_BATCH = 64
-"""Requests answered per loop turn at most, so that other connections get their turn."""
-
 
 class Replyer(Inbound):
     """An inbound request/reply connection."""
 
     socket_type = zmq.REP
 
-    def on_readable(self) -> None:
-        """Answer the waiting requests."""
+    batch = 64
+    ask_first = True
+
+    def take(self, frames: list[bytes]) -> None:
+        """Answer one request."""
         socket = self.socket
         assert socket is not None
-        for frames in self.waiting(_BATCH, ask=True):
-            try:
-                reply = self._answer(frames)
-            except Exception as exc:  # a REP socket must answer, or it is stuck for good
-                error_id = self._failed("could not be answered", exc)
-                reply = [wire.FAILED, wire.error_body("the replyer failed", None, error_id)]
-            socket.send_multipart(reply)
-            self.messages_out += 1
+        try:
+            reply = self._answer(frames)
+        except Exception as exc:  # a REP socket must answer, or it is stuck for good
+            error_id = self._failed("could not be answered", exc)
+            reply = [wire.FAILED, wire.error_body("the replyer failed", None, error_id)]
+        socket.send_multipart(reply)
+        self.messages_out += 1
 
     def _answer(self, frames: list[bytes]) -> list[bytes]:
         if len(frames) != 1:

@@ -22,9 +22,6 @@ from mvi.links.definition import ConnectionModel
 
 __all__ = ["SequenceTracker", "Subscriber"]
 
-_BATCH = 256
-"""Messages handled per loop turn at most, so that other connections get their turn."""
-
 
 class SequenceTracker:
     """Counts the messages missed from each publisher, by their sequence numbers.
@@ -89,22 +86,19 @@ class Subscriber(Inbound):
                 message,
             )
 
-    def on_readable(self) -> None:
-        """Handle the waiting messages."""
-        for frames in self.waiting(_BATCH):
-            if len(frames) != 2 or len(frames[0]) < wire.HEADER.size:
-                self._drop("malformed", "not a link publication [topic + header, body]")
-                continue
-            publisher, sequence = wire.HEADER.unpack_from(
-                frames[0], len(frames[0]) - wire.HEADER.size
-            )
-            self.gaps += self.tracker.see(publisher, sequence)
-            try:
-                args = wire.unpack(frames[1])
-            except ProtocolError as exc:
-                self._drop("malformed", str(exc))
-                continue
-            self.deliver(args)
+    def take(self, frames: list[bytes]) -> None:
+        """Handle one publication."""
+        if len(frames) != 2 or len(frames[0]) < wire.HEADER.size:
+            self._drop("malformed", "not a link publication [topic + header, body]")
+            return
+        publisher, sequence = wire.HEADER.unpack_from(frames[0], len(frames[0]) - wire.HEADER.size)
+        self.gaps += self.tracker.see(publisher, sequence)
+        try:
+            args = wire.unpack(frames[1])
+        except ProtocolError as exc:
+            self._drop("malformed", str(exc))
+            return
+        self.deliver(args)
 
     def deliver(self, args: Any) -> None:
         """Check ``args`` and call the handler (errors logged and counted, never raised)."""

@@ -1,5 +1,5 @@
-"""The server of ``python -m benchmarks.links``: an echo replyer and a counting subscriber
-(a seed 004 service file)."""
+"""The subscriber of ``python -m benchmarks.links``: counts publications and prints their
+rate once ``expected`` have arrived (a seed 004 file)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ from typing import Any
 
 SPEC: dict[str, Any] = {"item": str, "quantity": int, "price": float}
 _seen = {"count": 0, "first": 0.0}
-
-
-def on_request(args: dict[str, Any], to_send: Any, config: dict[str, Any]) -> dict[str, Any]:
-    """Answer with the request itself."""
-    return args
 
 
 def on_tick(args: dict[str, Any], to_send: Any, config: dict[str, Any]) -> None:
@@ -30,12 +25,6 @@ config_model = {"optional": {"expected": int}}
 
 connection_models = {
     "in": {
-        "reply": {
-            "connection_type": "replyer",
-            "required_creation_arguments": {"connection_function": on_request},
-            "required_arguments": SPEC,
-            "required_return_arguments": SPEC,
-        },
         "listen": {
             "connection_type": "subscriber",
             "required_creation_arguments": {"connection_function": on_tick},
