@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from benchmarks.links import Comparison, format_table
+from benchmarks.links import Comparison, compare, format_table
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,12 @@ def test_the_table_as_markdown() -> None:
         "|---|---|---|---|---|---|---|",
         "| pub/sub | raw | 2 msg/s | 1 msg/s | 0.50x | >= 0.5x | yes |",
     ]
+
+
+def test_a_ratio_over_rounds_is_the_median_of_each_rounds_ratio() -> None:
+    figures = {"raw": [100.0, 50.0, 200.0], "links": [80.0, 45.0, 100.0]}
+    comparison = compare(figures, "x", "rt/s", "raw", "raw", "links", 0.7)
+    assert comparison.ratios == (0.8, 0.9, 0.5)
+    assert comparison.ratio == pytest.approx(0.8)  # not 80 / 100 of the medians by chance
+    assert (comparison.baseline, comparison.value) == (100.0, 80.0)
+    assert comparison.met
