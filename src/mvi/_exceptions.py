@@ -29,6 +29,14 @@
     ├── ServiceCallError          another service or the manager answered with an error
     ├── RouteError                the gateway cannot forward a request (status, detail)
     ├── InvalidTransition         (also RuntimeError) a status change the supervision forbids
+    ├── LinkError                 a service link (mvi.links) failed; the message names the link
+    │   ├── LinkDefinitionError   (also ConfigurationError) service file, config, addresses or
+    │   │                         connection arguments are wrong: every problem, listed at once
+    │   ├── InvalidMessage        (also ValueError) arguments or a reply do not fit the connection's
+    │   │                         model (the connection and each field are named)
+    │   ├── LinkTimeout           (also TimeoutError) a requester got no reply, retries included
+    │   ├── ReplyError            the replyer answered with an error (kind, message, errors)
+    │   └── LinkClosed            the service is stopping or stopped: to_send no longer works
     ├── UpstreamError             the gateway's request to a service version failed
     │   ├── UpstreamUnavailable   refused, closed or not HTTP: the caller gets 502
     │   └── UpstreamTimeout       no connection or answer in time: the caller gets 504
@@ -71,9 +79,14 @@ __all__ = [
     "InvalidArchive",
     "InvalidArgument",
     "InvalidDeployment",
+    "InvalidMessage",
     "InvalidParameterValue",
     "InvalidRequest",
     "InvalidTransition",
+    "LinkClosed",
+    "LinkDefinitionError",
+    "LinkError",
+    "LinkTimeout",
     "MalformedMessage",
     "ManagerError",
     "ManagerNotConfigured",
@@ -90,6 +103,7 @@ __all__ = [
     "PermissionDenied",
     "ProjectError",
     "ProtocolError",
+    "ReplyError",
     "RequestBodyError",
     "RollbackConflict",
     "RouteError",
@@ -267,6 +281,60 @@ class RouteError(MviError):
 
 class InvalidTransition(MviError, RuntimeError):
     """A status change the supervision state machine does not allow (a bug in the caller)."""
+
+
+class LinkError(MviError):
+    """A service link of :mod:`mvi.links` failed; the message names the connection."""
+
+
+class LinkDefinitionError(LinkError, ConfigurationError):
+    """A link service cannot start: its service file, config, addresses or connection
+    arguments are wrong. ``problems`` lists every one (the message, too, one per line)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class InvalidMessage(LinkError, ValueError):
+    """Arguments or a reply that do not fit a connection's model.
+
+    ``connection`` names the connection and ``errors`` holds ``(field, message)`` pairs;
+    fix the sender, or the model of the connection.
+    """
+
+    def __init__(self, message: str, connection: str, errors: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.connection = connection
+        self.errors = errors
+
+
+class LinkTimeout(LinkError, TimeoutError):
+    """A requester got no reply in time, after its retries (each one on a fresh socket);
+    check that the replyer runs at the address, or raise ``timeout``/``retries``."""
+
+
+class ReplyError(LinkError):
+    """The replyer answered a request with an error: ``kind`` is ``malformed`` (not a
+    message), ``invalid`` (it does not fit the replyer's model: ``errors``) or ``failed``
+    (its handler raised, or its answer did not fit its own model; ``error_id`` is in its
+    log)."""
+
+    def __init__(
+        self,
+        message: str,
+        kind: str,
+        errors: list[tuple[str, str]] | None = None,
+        error_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.errors = errors or []
+        self.error_id = error_id
+
+
+class LinkClosed(LinkError):
+    """The link service is stopping or has stopped; ``to_send`` works no more."""
 
 
 class UpstreamError(MviError):

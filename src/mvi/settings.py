@@ -177,6 +177,54 @@ class ServiceSettings(_Group):
         "mvi", min_length=1, description="Prefix of every answer-cache key in Redis."
     )
 
+    # -- service links (mvi.links) --------------------------------------------------------
+    link_request_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a link requester waits for a reply before it replaces its "
+        "socket and sends the request again (the lazy-pirate way).",
+    )
+    link_request_retries: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="Times a link requester sends a request again after a timeout, before "
+        "to_send raises LinkTimeout.",
+    )
+    link_linger: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Seconds a closing link socket may still spend sending queued messages.",
+    )
+    link_high_water_mark: int = Field(
+        1000,
+        ge=0,
+        description="Messages a link socket queues per peer, at most (0: no limit); beyond, "
+        "a publisher drops messages, and subscribers count the gaps.",
+    )
+    link_max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1,
+        description="Largest message a link socket accepts; a peer sending more is disconnected.",
+    )
+    link_subscriber_wait: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds an XPUB publisher with wait_for_subscribers waits for them "
+        "before its first message.",
+    )
+    link_stop_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds stop_service() waits for a link service's thread to finish.",
+    )
+    link_http: bool = Field(
+        False,
+        description="A link service also answers /~health, /~ready and /~metrics over HTTP "
+        "on MVI_HOST:MVI_PORT (under MVI_SERVICE_ROOT_PATH), as the manager expects.",
+    )
+
     @field_validator("authorized_domains", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
