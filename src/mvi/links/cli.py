@@ -20,8 +20,8 @@ import sys
 from collections.abc import Sequence
 
 from mvi._exceptions import LinkDefinitionError, LinkError
-from mvi.links.config import parse_extra_arguments
 from mvi.links.logs import get_logger
+from mvi.links.models.config import parse_extra_arguments
 from mvi.links.service import LinkService
 
 __all__ = ["build_parser", "main"]

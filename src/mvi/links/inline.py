@@ -32,7 +32,7 @@ from mvi.links.connections import (
     Replyer,
     Subscriber,
 )
-from mvi.links.definition import ServiceDefinition, raise_problems
+from mvi.links.models.definition import LinkDefinition, raise_problems
 from mvi.links.runtime import ServiceRuntime
 from mvi.settings import ServiceSettings, get_settings
 
@@ -44,7 +44,7 @@ _PAIRS = {("requester", "replyer"), ("publisher", "subscriber")}
 @dataclass
 class _Member:
     name: str
-    definition: ServiceDefinition
+    definition: LinkDefinition
     config: Mapping[str, Any] | None
     addresses: Mapping[str, Any] | None
     runtime: ServiceRuntime | None = None
@@ -63,7 +63,7 @@ class InlineServices:
     def _add(
         self,
         name: str,
-        definition: ServiceDefinition,
+        definition: LinkDefinition,
         config: Mapping[str, Any] | None,
         addresses: Mapping[str, Any] | None,
     ) -> None:
@@ -80,7 +80,7 @@ class InlineServices:
         addresses: Mapping[str, Any] | None = None,
     ) -> None:
         """The service whose ``main`` runs, from its file."""
-        self._add(name, ServiceDefinition.from_path(path), config, addresses)
+        self._add(name, LinkDefinition.from_path(path), config, addresses)
         self.main_service = name
 
     def set_main_service_by_module(
@@ -91,7 +91,7 @@ class InlineServices:
         addresses: Mapping[str, Any] | None = None,
     ) -> None:
         """The service whose ``main`` runs, from an imported module."""
-        self._add(name, ServiceDefinition.from_module(module), config, addresses)
+        self._add(name, LinkDefinition.from_module(module), config, addresses)
         self.main_service = name
 
     def add_service(
@@ -102,7 +102,7 @@ class InlineServices:
         addresses: Mapping[str, Any] | None = None,
     ) -> None:
         """Another service, from its file."""
-        self._add(name, ServiceDefinition.from_path(path), config, addresses)
+        self._add(name, LinkDefinition.from_path(path), config, addresses)
 
     def add_service_by_module(
         self,
@@ -112,7 +112,7 @@ class InlineServices:
         addresses: Mapping[str, Any] | None = None,
     ) -> None:
         """Another service, from an imported module."""
-        self._add(name, ServiceDefinition.from_module(module), config, addresses)
+        self._add(name, LinkDefinition.from_module(module), config, addresses)
 
     def add_relation(
         self,

@@ -1,6 +1,6 @@
 """One link service at run time: the seed's workflow, step by step.
 
-1. the service file was read (:class:`~mvi.links.definition.ServiceDefinition`);
+1. the service file was read (:class:`~mvi.links.models.definition.LinkDefinition`);
 2. config: the file, environment variables, extra arguments, ``setup_config``, checked;
 3. addresses: loaded, ``setup_addresses(addresses, config)`` if present, checked;
 4. connections: ``setup_connections(config)`` gives their arguments, checked; then built;
@@ -33,8 +33,6 @@ from typing import Any, Literal
 import zmq
 
 from mvi._exceptions import InvalidMessage, LinkClosed, LinkError
-from mvi.links.addresses import check_addresses
-from mvi.links.config import build_config
 from mvi.links.connections import (
     CONNECTION_CLASSES,
     Connection,
@@ -44,8 +42,10 @@ from mvi.links.connections import (
 )
 from mvi.links.connections.base import SLICE
 from mvi.links.curve import CurveGuard
-from mvi.links.definition import ServiceDefinition, raise_problems
 from mvi.links.logs import get_logger
+from mvi.links.models.addresses import check_addresses
+from mvi.links.models.config import build_config
+from mvi.links.models.definition import LinkDefinition, raise_problems
 from mvi.settings import ServiceSettings, get_settings
 
 __all__ = ["ServiceRuntime", "State"]
@@ -63,7 +63,7 @@ class ServiceRuntime:
 
     def __init__(
         self,
-        definition: ServiceDefinition,
+        definition: LinkDefinition,
         *,
         config: Mapping[str, Any] | None = None,
         addresses: Mapping[str, Any] | None = None,

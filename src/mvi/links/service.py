@@ -22,10 +22,10 @@ from types import ModuleType
 from typing import Any
 
 from mvi._exceptions import LinkDefinitionError, LinkError
-from mvi.links.config import load_json
-from mvi.links.definition import ServiceDefinition
 from mvi.links.logs import configure_logging, get_logger
 from mvi.links.metrics import LinkMetrics
+from mvi.links.models.config import load_json
+from mvi.links.models.definition import LinkDefinition
 from mvi.links.runtime import ServiceRuntime, State
 from mvi.links.status import StatusServer
 from mvi.settings import ServiceSettings, get_settings
@@ -107,11 +107,11 @@ class LinkService:
         """``starting``, ``ready``, ``stopping``, ``stopped`` or ``failed``."""
         return self.runtime.state if self.runtime is not None else "starting"
 
-    def _definition(self) -> ServiceDefinition:
+    def _definition(self) -> LinkDefinition:
         if self.service_module is not None:
-            return ServiceDefinition.from_module(self.service_module)
+            return LinkDefinition.from_module(self.service_module)
         assert self.service_path is not None
-        return ServiceDefinition.from_path(self.service_path)
+        return LinkDefinition.from_path(self.service_path)
 
     def _run(self, main_mode: bool) -> None:
         runtime: ServiceRuntime | None = None

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from mvi.links import LinkService
-from mvi.links.definition import ServiceDefinition, load_module
+from mvi.links.models.definition import LinkDefinition, load_module
 from mvi.links.runtime import ServiceRuntime
 from mvi.settings import ServiceSettings
 
@@ -41,7 +41,7 @@ def client(
 ) -> Iterator[ServiceRuntime]:
     """A service's out connections, opened here: call ``to_send`` on what it yields."""
     runtime = ServiceRuntime(
-        ServiceDefinition.from_module(source), config=config, addresses=addresses, settings=settings
+        LinkDefinition.from_module(source), config=config, addresses=addresses, settings=settings
     )
     try:
         runtime.prepare()

@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import free_port, wait_for
 
 from mvi.links import InlineServices
-from mvi.links.config import load_json
-from mvi.links.definition import load_module
+from mvi.links.models.config import load_json
+from mvi.links.models.definition import load_module
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "links"
 QUOTES = [{"item": "apple", "total": "1.26"}, {"item": "bread", "total": "2.52"}]

@@ -14,7 +14,8 @@ import zmq
 from tests.conftest import free_port, wait_for
 from tests.integration.links._helpers import client, connection, module, running
 
-from mvi.links import InvalidMessage, wire
+from mvi.links import InvalidMessage
+from mvi.links.connections import wire
 from mvi.links.runtime import ServiceRuntime
 
 SUBSCRIBER = """

@@ -14,7 +14,8 @@ import zmq
 from tests.conftest import free_port
 from tests.integration.links._helpers import FAST, client, connection, module, running
 
-from mvi.links import InvalidMessage, LinkService, LinkTimeout, ReplyError, wire
+from mvi.links import InvalidMessage, LinkService, LinkTimeout, ReplyError
+from mvi.links.connections import wire
 
 REPLYER = """
 from decimal import Decimal

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mvi.links.addresses import check_addresses, parse_address
-from mvi.links.definition import ServiceDefinition
+from mvi.links.models.addresses import check_addresses, parse_address
+from mvi.links.models.definition import LinkDefinition
 
 
 def handler(args: Any, to_send: Any, config: Any) -> None:
@@ -31,7 +31,7 @@ SERVICE.connection_models = {  # type: ignore[attr-defined]
         },
     },
 }
-CONNECTIONS = ServiceDefinition.from_module(SERVICE).connections
+CONNECTIONS = LinkDefinition.from_module(SERVICE).connections
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mvi.links.cli import build_parser
-from mvi.links.config import parse_extra_arguments
+from mvi.links.models.config import parse_extra_arguments
 
 
 def test_the_seeds_short_flags_are_understood() -> None:

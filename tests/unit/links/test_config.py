@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from mvi.links.config import build_config, flatten_config, parse_extra_arguments
-from mvi.links.definition import ServiceDefinition
+from mvi.links.models.config import build_config, flatten_config, parse_extra_arguments
+from mvi.links.models.definition import LinkDefinition
 
 
-def definition(**attributes: Any) -> ServiceDefinition:
+def definition(**attributes: Any) -> LinkDefinition:
     module = types.ModuleType("svc")
     module.__dict__.update(attributes)
-    return ServiceDefinition.from_module(module)
+    return LinkDefinition.from_module(module)
 
 
 @pytest.mark.parametrize(

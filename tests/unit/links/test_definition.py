@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mvi.links import LinkDefinitionError
-from mvi.links.definition import ServiceDefinition
+from mvi.links.models.definition import LinkDefinition
 
 
 def module(**attributes: Any) -> types.ModuleType:
@@ -22,7 +22,7 @@ def on_message(args: Any, to_send: Any, config: Any) -> None:
 
 
 def test_the_seed_models_are_read() -> None:
-    service = ServiceDefinition.from_module(
+    service = LinkDefinition.from_module(
         module(
             on_message=on_message,
             main=lambda to_send, config: None,
@@ -63,7 +63,7 @@ def test_the_seed_models_are_read() -> None:
 
 def test_every_model_problem_is_listed() -> None:
     with pytest.raises(LinkDefinitionError) as caught:
-        ServiceDefinition.from_module(
+        LinkDefinition.from_module(
             module(
                 main=lambda only_one: None,
                 config_model={"required": {"a": 5}},

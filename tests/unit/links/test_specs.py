@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mvi.links import InvalidMessage
-from mvi.links.specs import MessageSpec, SpecError
+from mvi.links.models.specs import MessageSpec, SpecError
 
 
 def check(spec: Any, value: Any, *, strict: bool = True) -> Any:

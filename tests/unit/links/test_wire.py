@@ -11,7 +11,7 @@ import msgpack
 import pytest
 
 from mvi import _exceptions
-from mvi.links import wire
+from mvi.links.connections import wire
 
 
 @pytest.mark.parametrize(

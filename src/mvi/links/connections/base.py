@@ -12,7 +12,7 @@ import zmq
 
 from mvi._exceptions import LinkError
 from mvi.links.curve import CurveGuard, uses_curve
-from mvi.links.definition import ConnectionModel
+from mvi.links.models.definition import ConnectionModel
 from mvi.settings import ServiceSettings
 
 __all__ = ["SLICE", "Connection", "Host", "Inbound", "Outbound"]

@@ -14,7 +14,7 @@ from mvi._exceptions import InvalidMessage
 from mvi.links.connections.base import Host, Outbound
 from mvi.links.connections.replyer import Replyer
 from mvi.links.connections.subscriber import Subscriber
-from mvi.links.definition import ConnectionModel
+from mvi.links.models.definition import ConnectionModel
 
 __all__ = ["InlinePublisher", "InlineRequester"]
 

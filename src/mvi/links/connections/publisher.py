@@ -17,7 +17,7 @@ from typing import Any
 import zmq
 
 from mvi._exceptions import LinkTimeout
-from mvi.links import wire
+from mvi.links.connections import wire
 from mvi.links.connections.base import Outbound
 
 __all__ = ["Publisher"]

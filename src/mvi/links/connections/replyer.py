@@ -14,7 +14,7 @@ from typing import Any
 import zmq
 
 from mvi._exceptions import InvalidMessage, ProtocolError, ReplyError
-from mvi.links import wire
+from mvi.links.connections import wire
 from mvi.links.connections.base import Inbound
 
 __all__ = ["Replyer"]

@@ -16,7 +16,7 @@ from typing import Any
 import zmq
 
 from mvi._exceptions import InvalidMessage, LinkTimeout, ProtocolError, ReplyError
-from mvi.links import wire
+from mvi.links.connections import wire
 from mvi.links.connections.base import SLICE, Outbound
 from mvi.links.connections.replyer import reply_error
 

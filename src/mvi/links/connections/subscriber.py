@@ -16,9 +16,9 @@ from typing import Any
 import zmq
 
 from mvi._exceptions import InvalidMessage, ProtocolError
-from mvi.links import wire
+from mvi.links.connections import wire
 from mvi.links.connections.base import Host, Inbound
-from mvi.links.definition import ConnectionModel
+from mvi.links.models.definition import ConnectionModel
 
 __all__ = ["SequenceTracker", "Subscriber"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mvi.links.definition import ConnectionModel
+from mvi.links.models.definition import ConnectionModel
 
 __all__ = ["check_addresses", "parse_address"]
 

@@ -21,10 +21,10 @@ from types import ModuleType
 from typing import Any
 
 from mvi._exceptions import LinkDefinitionError
-from mvi.links.kinds import HANDLER_ALIASES, KINDS, ConnectionKind
-from mvi.links.specs import MessageSpec, SpecError
+from mvi.links.models.kinds import HANDLER_ALIASES, KINDS, ConnectionKind
+from mvi.links.models.specs import MessageSpec, SpecError
 
-__all__ = ["FUNCTIONS", "ConnectionModel", "ServiceDefinition", "load_module", "raise_problems"]
+__all__ = ["FUNCTIONS", "ConnectionModel", "LinkDefinition", "load_module", "raise_problems"]
 
 FUNCTIONS: dict[str, int] = {
     "main": 2,
@@ -212,7 +212,7 @@ def _connection(
 
 
 @dataclass(frozen=True)
-class ServiceDefinition:
+class LinkDefinition:
     """What a service file declares."""
 
     module: ModuleType
@@ -227,12 +227,12 @@ class ServiceDefinition:
     """Those of :data:`FUNCTIONS` the file defines."""
 
     @classmethod
-    def from_path(cls, path: str | Path) -> ServiceDefinition:
+    def from_path(cls, path: str | Path) -> LinkDefinition:
         """Import and read the service file at ``path``."""
         return cls.from_module(load_module(path), Path(path).stem)
 
     @classmethod
-    def from_module(cls, module: ModuleType, name: str | None = None) -> ServiceDefinition:
+    def from_module(cls, module: ModuleType, name: str | None = None) -> LinkDefinition:
         """Read an imported service module; every problem raised at once."""
         file = getattr(module, "__file__", None)
         name = name or (Path(file).stem if file else module.__name__.rsplit(".", 1)[-1])

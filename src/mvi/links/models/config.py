@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mvi._exceptions import InvalidMessage
-from mvi.links.definition import ServiceDefinition
+from mvi.links.models.definition import LinkDefinition
 
 __all__ = ["build_config", "flatten_config", "load_json", "parse_extra_arguments"]
 
@@ -103,7 +103,7 @@ def _problems(error: InvalidMessage) -> list[str]:
 
 
 def build_config(
-    definition: ServiceDefinition,
+    definition: LinkDefinition,
     base: Mapping[str, Any] | None,
     extras: Mapping[str, Any] | None,
     problems: list[str],
