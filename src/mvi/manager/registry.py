@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Float,
     Index,
     Integer,
     String,
@@ -123,6 +124,27 @@ class ServiceVersion(Base):
     """Whether this version gets a copy of the main's traffic while it is not the main."""
     shadow_percent: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
     """The share (0-100) of the main's mirrored requests this shadow gets."""
+    # -- replicas (0004_replicas) --
+    replicas: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """How many replicas should serve it (the autoscaler changes it within its bounds)."""
+    min_replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Autoscaling's lower bound (``None``: autoscaling is off)."""
+    max_replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Autoscaling's upper bound."""
+    target_inflight: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Autoscaling's target of requests in flight per replica."""
+    replica_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The credential its replicas on a cluster's nodes demand of every request (the
+    gateway's ``x-mvi-replica-key``); ``None`` for local processes."""
+
+    @property
+    def autoscaled(self) -> bool:
+        """Whether the autoscaler sets its number of replicas."""
+        return (
+            self.min_replicas is not None
+            and self.max_replicas is not None
+            and self.target_inflight is not None
+        )
 
     @property
     def key(self) -> str:
@@ -350,6 +372,8 @@ class Registry:
         environment: dict[str, str],
         source_sha256: str,
         access_token: str | None = None,
+        replicas: int = 1,
+        replica_secret: str | None = None,
     ) -> ServiceVersion:
         """Register a new version; it is the main when it is its name's first."""
         stamp = now()
@@ -371,6 +395,8 @@ class Registry:
                 desired="running",
                 message="",
                 port=port,
+                replicas=replicas,
+                replica_secret=replica_secret,
                 restarts=0,
                 app_file=app_file,
                 environment=environment,
