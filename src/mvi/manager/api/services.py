@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from mvi.manager.api.logstream import LogQuery, log_response
-from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ServiceVersionOut
+from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ScaleIn, ServiceVersionOut
 from mvi.manager.fleet.operations import Fleet
 
 __all__ = ["router"]
@@ -32,19 +32,36 @@ FleetDep = Annotated[Fleet, Depends(get_fleet)]
 @router.get("", summary="Every deployed version")
 async def list_services(fleet: FleetDep) -> list[ServiceVersionOut]:
     """All versions of all services, by name and version."""
-    return [ServiceVersionOut.of(row) for row in await fleet.versions()]
+    return [ServiceVersionOut.of(row, fleet.replicas_of(row)) for row in await fleet.versions()]
 
 
 @router.get("/{name}", summary="The versions of one service")
 async def list_versions(name: str, fleet: FleetDep) -> list[ServiceVersionOut]:
     """All versions of ``name`` (404 if none)."""
-    return [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
+    return [ServiceVersionOut.of(row, fleet.replicas_of(row)) for row in await fleet.versions(name)]
 
 
 @router.get("/{name}/{version}", summary="One version")
 async def get_version(name: str, version: str, fleet: FleetDep) -> ServiceVersionOut:
-    """One version of ``name``."""
-    return ServiceVersionOut.of(await fleet.get(name, version))
+    """One version of ``name``, with its replicas."""
+    row = await fleet.get(name, version)
+    return ServiceVersionOut.of(row, fleet.replicas_of(row))
+
+
+@router.post("/{name}/{version}/scale", summary="Set a version's replicas or autoscaling")
+async def scale(name: str, version: str, body: ScaleIn, fleet: FleetDep) -> ServiceVersionOut:
+    """``replicas`` replicas from now on (autoscaling off), or autoscaling between
+    ``min_replicas`` and ``max_replicas`` aiming at ``target_inflight`` requests in flight
+    per replica. 422 for values out of range."""
+    row = await fleet.scale(
+        name,
+        version,
+        replicas=body.replicas,
+        min_replicas=body.min_replicas,
+        max_replicas=body.max_replicas,
+        target_inflight=body.target_inflight,
+    )
+    return ServiceVersionOut.of(row, fleet.replicas_of(row))
 
 
 @router.post(
@@ -70,6 +87,9 @@ async def deploy(
         float | None,
         Query(gt=0, description="Seconds to wait for the final status (bounded by the manager)."),
     ] = None,
+    replicas: Annotated[
+        int | None, Query(ge=1, description="How many replicas serve it (default 1).")
+    ] = None,
 ) -> DeployOut:
     """Upload, unpack, build and start a version, and wait for it to run.
 
@@ -86,6 +106,7 @@ async def deploy(
         replace=replace,
         content_length=int(length) if length and length.isdigit() else None,
         wait=wait,
+        replicas=replicas,
     )
     versions = [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
     body = DeployOut(

@@ -24,6 +24,7 @@ from mvi.settings import ServiceSettings, Settings
 
 __all__ = ["Launcher", "replica_secret", "route_of"]
 
+
 class _Resources(TypedDict):
     replica_cpus: Annotated[float, Field(ge=0)]
     replica_memory_mb: Annotated[int, Field(ge=0)]
