@@ -27,7 +27,7 @@ from tests.conftest import free_port, stop_process, wait_until_ready
 
 from mvi.manager.runtimes.ray.safety import new_token, prepare
 
-SERVICE = '''\
+SERVICE = """\
 import os
 import time
 
@@ -52,7 +52,7 @@ def pid() -> int:
 
 if __name__ == "__main__":
     service.run()
-'''
+"""
 
 HEALTH = {
     "health_check_initial_delay_ms": 500,
@@ -99,8 +99,9 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
         for _ in range(2):
             cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         cluster.wait_for_nodes()
-        ray.init(address=cluster.address, namespace="mvi", logging_level="WARNING",
-                 log_to_driver=False)
+        ray.init(
+            address=cluster.address, namespace="mvi", logging_level="WARNING", log_to_driver=False
+        )
         yield RayCluster(cluster, cluster.address, token, home)
     finally:
         ray.shutdown()
@@ -200,11 +201,7 @@ def manager(
     ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ClusterManager]:
     root = tmp_path_factory.mktemp("cluster-manager")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MVI_", "RAY_"))
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MVI_", "RAY_"))}
     env.update(
         MVI_MANAGER_RAY_AUTH_TOKEN=ray_cluster.token,
         MVI_MANAGER_RAY_HOME=str(ray_cluster.home),

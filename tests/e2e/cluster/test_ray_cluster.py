@@ -5,6 +5,7 @@ Ray's processes listen on is on 127.0.0.1."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import threading
@@ -72,8 +73,10 @@ def deployed(manager: ClusterManager, tmp_path_factory: pytest.TempPathFactory) 
     record = manager.deploy(NAME, "1.0.0", folder, replicas=3)
     assert record["status"] == "running", record
     manager.wait_replicas(NAME, "1.0.0", 3)
-    print(f"\ndeploy of 3 replicas (wheelhouse, node environments, start): "
-          f"{time.monotonic() - started:.1f}s")
+    print(
+        f"\ndeploy of 3 replicas (wheelhouse, node environments, start): "
+        f"{time.monotonic() - started:.1f}s"
+    )
     yield folder
 
 
@@ -99,6 +102,20 @@ def _listening(pids: set[int]) -> list[tuple[int, str]]:
             if parts[3] == "0A" and parts[9] in inodes:  # 0A: LISTEN
                 found.append((inodes[parts[9]], parts[1]))
     return found
+
+
+def _address(hexa: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address of a /proc/net/tcp{,6} entry (``HEX:PORT``, 32-bit words in host order)."""
+    raw = bytes.fromhex(hexa.split(":")[0])
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return ipaddress.ip_address(words)
+
+
+def _loopback(hexa: str) -> bool:
+    address = _address(hexa)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def _descendants(root: int) -> set[int]:
@@ -143,13 +160,7 @@ def test_every_socket_ray_listens_on_is_on_loopback(
     pids = _descendants(os.getpid())
     sockets = _listening(pids)
     assert sockets, "found no listening socket of Ray's processes"
-    loopback_v4 = "0100007F"
-    outside = [
-        (pid, address)
-        for pid, address in sockets
-        if not address.startswith(loopback_v4 + ":")
-        and not address.startswith("00000000000000000000000001000000:")
-    ]
+    outside = [(pid, str(_address(hexa))) for pid, hexa in sockets if not _loopback(hexa)]
     assert outside == [], outside
 
 

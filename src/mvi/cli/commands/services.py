@@ -165,7 +165,9 @@ def deploy(
     replicas: Annotated[
         int | None,
         typer.Option(
-            min=1, help="How many replicas serve it (default 1; see `mvi scale`).", show_default=False
+            min=1,
+            help="How many replicas serve it (default 1; see `mvi scale`).",
+            show_default=False,
         ),
     ] = None,
 ) -> None:

@@ -90,9 +90,7 @@ class ServiceVersionOut(BaseModel):
     )
 
     @classmethod
-    def of(
-        cls, row: ServiceVersion, replicas: list[Replica] | None = None
-    ) -> ServiceVersionOut:
+    def of(cls, row: ServiceVersion, replicas: list[Replica] | None = None) -> ServiceVersionOut:
         """The API view of a registry row (and its replicas, when given)."""
         autoscale = None
         if row.min_replicas is not None and row.max_replicas is not None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from typing import Annotated, TypedDict
 
-from pydantic import Field, TypeAdapter
+from pydantic import BaseModel, Field
 
 from mvi.manager.builds.environments import EnvironmentBuilder
 from mvi.manager.gateway.routing import Route
@@ -25,12 +24,9 @@ from mvi.settings import ServiceSettings, Settings
 __all__ = ["Launcher", "replica_secret", "route_of"]
 
 
-class _Resources(TypedDict):
-    replica_cpus: Annotated[float, Field(ge=0)]
-    replica_memory_mb: Annotated[int, Field(ge=0)]
-
-
-_RESOURCES = TypeAdapter(_Resources)
+class _Resources(BaseModel):
+    replica_cpus: float = Field(ge=0)
+    replica_memory_mb: int = Field(ge=0)
 
 
 def replica_secret(settings: Settings) -> str | None:
@@ -117,8 +113,8 @@ class Launcher:
         for name in ("replica_cpus", "replica_memory_mb"):
             given = environment.get(f"MVI_{name.upper()}")
             values[name] = fields[name].default if given is None else given
-        checked = _RESOURCES.validate_python(values)
-        return float(checked["replica_cpus"]), int(checked["replica_memory_mb"])
+        checked = _Resources.model_validate(values)
+        return checked.replica_cpus, checked.replica_memory_mb
 
     def spec(self, row: ServiceVersion) -> LaunchSpec:
         """The supervisor's launch spec of a built version that has a port."""
