@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ScaleIn, ServiceVersionOut
@@ -162,6 +163,21 @@ async def kill_service(
     """Kill the main (refused while others exist), or with ``all`` every version."""
     rows = await fleet.kill_all(name) if every else await fleet.kill(name)
     return KilledOut(killed=[ServiceVersionOut.of(r) for r in rows])
+
+
+@router.get(
+    "/{name}/{version}/export/k8s",
+    summary="A Dockerfile and Kubernetes manifests of a version (gzip tar)",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}}},
+)
+async def export_k8s(name: str, version: str, fleet: FleetDep) -> Response:
+    """The version's code, pinned requirements, Dockerfile and manifests (ConfigMap,
+    Deployment, Service; Secret references only), validated offline; what ``mvi export
+    k8s`` unpacks. 409 while it is being built; 422 if a manifest fails validation."""
+    data = await run_in_threadpool(fleet.export_k8s, await fleet.get(name, version))
+    headers = {"content-disposition": f'attachment; filename="k8s-{name}-{version}.tar.gz"'}
+    return Response(data, media_type="application/gzip", headers=headers)
 
 
 @router.get(

@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import shutil
 import socket
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from mvi._exceptions import RollbackConflict, UnknownService
+from mvi._exceptions import DeployInProgress, RollbackConflict, UnknownService
 from mvi.manager.auth.credentials import Authority
+from mvi.manager.builds.archives import pack
 from mvi.manager.builds.environments import EnvironmentBuilder
+from mvi.manager.builds.kubernetes import ExportedVersion, export
 from mvi.manager.fleet import rules
 from mvi.manager.fleet.async_registry import AsyncRegistry
 from mvi.manager.fleet.autoscaler import Autoscaler
@@ -147,6 +152,34 @@ class Fleet:
     async def get(self, name: str, version: str) -> ServiceVersion:
         """One version (404 if unknown)."""
         return await self.parts.registry.require(name, version)
+
+    def export_k8s(self, row: ServiceVersion) -> bytes:
+        """The Kubernetes export of a built version, as a gzip tar (blocking: call it in a
+        thread)."""
+        if row.env_key is None:
+            raise DeployInProgress(f"{row.name} {row.version} is still being built; wait for it")
+        parts = self.parts
+        cpus, memory = Launcher.resources_of(row.environment)
+        exported = ExportedVersion(
+            row.name,
+            row.version,
+            app_file=row.app_file,
+            environment=row.environment,
+            replicas=row.replicas,
+            cpus=cpus,
+            memory_mb=memory,
+        )
+        with tempfile.TemporaryDirectory(dir=parts.layout.tmp) as work:
+            out = export(
+                exported,
+                parts.layout.service_dir(row.name, row.version),
+                parts.builder.path_of(row.env_key) / "bin" / "python",
+                parts.builder.uv,
+                Path(work) / "export",
+            )
+            buffer = io.BytesIO()
+            pack(out, buffer)
+            return buffer.getvalue()
 
     def replicas_of(self, row: ServiceVersion) -> list[Replica]:
         """The replicas of a version as its runtime last saw them."""
