@@ -185,16 +185,10 @@ class ServiceSettings(_Group):
         "cluster node's address, so that only its gateway reaches them.",
     )
     replica_cpus: float = Field(
-        1.0,
-        ge=0,
-        description="CPUs each replica of this version reserves on a Ray cluster (set in the "
-        "project's .s2i/environment).",
+        1.0, ge=0, description="CPUs each replica reserves on a Ray cluster (.s2i/environment)."
     )
     replica_memory_mb: int = Field(
-        0,
-        ge=0,
-        description="Memory (MiB) each replica of this version reserves on a Ray cluster "
-        "(0: none; set in the project's .s2i/environment).",
+        0, ge=0, description="MiB each replica reserves on a Ray cluster (0: none)."
     )
 
     @field_validator("authorized_domains", mode="before")
@@ -312,26 +306,17 @@ class ManagerSettings(_Group):
         description="HOME of the manager's Ray processes, where Ray writes its files "
         "(default: ray-home in the data directory).",
     )
-    manager_ray_namespace: str = Field(
-        "mvi", min_length=1, description="Ray namespace of the manager's named replica actors."
-    )
+    manager_ray_namespace: str = Field("mvi", min_length=1, description="Ray namespace.")
     manager_ray_node_dir: str = Field(
         "~/.cache/mvi-ray",
         description="Folder on each Ray node where replicas unpack bundles and build "
         "environments (cached by the hash of their lock).",
     )
-    manager_max_replicas: int = Field(
-        64, ge=1, le=1024, description="Most replicas one version may have."
-    )
+    manager_max_replicas: int = Field(64, ge=1, le=1024, description="Most replicas a version has.")
     manager_replica_check_interval: float = Field(
-        1.0,
-        gt=0,
-        le=60,
-        description="Seconds between the manager's checks of where each replica listens.",
+        1.0, gt=0, le=60, description="Seconds between two checks of where replicas listen."
     )
-    manager_autoscale_interval: float = Field(
-        1.0, gt=0, le=300, description="Seconds between two decisions of the autoscaler."
-    )
+    manager_autoscale_interval: float = Field(1.0, gt=0, le=300, description="Autoscaler's period.")
     manager_autoscale_cooldown: float = Field(
         30.0,
         ge=0,

@@ -21,7 +21,6 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
-    Float,
     Index,
     Integer,
     String,
@@ -37,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 from mvi.manager.naming import version_sort_key
+from mvi.manager.scaling import ScalingColumns
 
 __all__ = [
     "AccessToken",
@@ -78,7 +78,7 @@ class Base(DeclarativeBase):
     """Declarative base of the registry's models."""
 
 
-class ServiceVersion(Base):
+class ServiceVersion(ScalingColumns, Base):
     """One deployed version of a service."""
 
     __tablename__ = "service_versions"
@@ -124,27 +124,6 @@ class ServiceVersion(Base):
     """Whether this version gets a copy of the main's traffic while it is not the main."""
     shadow_percent: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
     """The share (0-100) of the main's mirrored requests this shadow gets."""
-    # -- replicas (0004_replicas) --
-    replicas: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    """How many replicas should serve it (the autoscaler changes it within its bounds)."""
-    min_replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    """Autoscaling's lower bound (``None``: autoscaling is off)."""
-    max_replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    """Autoscaling's upper bound."""
-    target_inflight: Mapped[float | None] = mapped_column(Float, nullable=True)
-    """Autoscaling's target of requests in flight per replica."""
-    replica_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
-    """The credential its replicas on a cluster's nodes demand of every request (the
-    gateway's ``x-mvi-replica-key``); ``None`` for local processes."""
-
-    @property
-    def autoscaled(self) -> bool:
-        """Whether the autoscaler sets its number of replicas."""
-        return (
-            self.min_replicas is not None
-            and self.max_replicas is not None
-            and self.target_inflight is not None
-        )
 
     @property
     def key(self) -> str:
@@ -372,10 +351,9 @@ class Registry:
         environment: dict[str, str],
         source_sha256: str,
         access_token: str | None = None,
-        replicas: int = 1,
-        replica_secret: str | None = None,
+        **columns: Any,
     ) -> ServiceVersion:
-        """Register a new version; it is the main when it is its name's first."""
+        """Register a new version (``columns``: its replicas); the main if its name's first."""
         stamp = now()
         with self.session() as session:
             has_main = (
@@ -395,8 +373,7 @@ class Registry:
                 desired="running",
                 message="",
                 port=port,
-                replicas=replicas,
-                replica_secret=replica_secret,
+                **columns,
                 restarts=0,
                 app_file=app_file,
                 environment=environment,

@@ -28,15 +28,15 @@ class Endpoint:
 
 
 @dataclass
-class _Replica:
+class _ReplicaLoad:
     endpoint: Endpoint
     outstanding: int = 0
     failed_until: float = 0.0
 
 
 @dataclass
-class _Version:
-    replicas: list[_Replica] = field(default_factory=list)
+class _VersionLoad:
+    replicas: list[_ReplicaLoad] = field(default_factory=list)
     turn: int = 0
     inflight: int = 0
     area: float = 0.0
@@ -54,13 +54,13 @@ class Balancer:
         self.clock = clock
         self.failure_pause = failure_pause
         """Seconds a replica that refused a connection is passed over (unless it is the last)."""
-        self._versions: dict[str, _Version] = {}
+        self._versions: dict[str, _VersionLoad] = {}
 
-    def _version(self, key: str) -> _Version:
+    def _version(self, key: str) -> _VersionLoad:
         version = self._versions.get(key)
         if version is None:
             now = self.clock()
-            version = self._versions[key] = _Version(changed_at=now, window_start=now)
+            version = self._versions[key] = _VersionLoad(changed_at=now, window_start=now)
         return version
 
     # -- what the fleet tells ---------------------------------------------------------------
@@ -68,7 +68,7 @@ class Balancer:
         """The replicas of ``key`` that are ready now (those that stay keep their counts)."""
         version = self._version(key)
         known = {replica.endpoint: replica for replica in version.replicas}
-        version.replicas = [known.get(endpoint) or _Replica(endpoint) for endpoint in endpoints]
+        version.replicas = [known.get(endpoint) or _ReplicaLoad(endpoint) for endpoint in endpoints]
 
     def forget(self, key: str) -> None:
         """Drop a removed version."""
@@ -91,8 +91,8 @@ class Balancer:
         start = version.turn % count
         version.turn += 1
         now = self.clock()
-        best: _Replica | None = None
-        fallback: _Replica | None = None
+        best: _ReplicaLoad | None = None
+        fallback: _ReplicaLoad | None = None
         for offset in range(count):
             replica = replicas[(start + offset) % count]
             if replica.endpoint in exclude:
@@ -151,13 +151,13 @@ class Balancer:
         return mean
 
     @staticmethod
-    def _replica(version: _Version, endpoint: Endpoint) -> _Replica | None:
+    def _replica(version: _VersionLoad, endpoint: Endpoint) -> _ReplicaLoad | None:
         for replica in version.replicas:
             if replica.endpoint == endpoint:
                 return replica
         return None
 
-    def _advance(self, version: _Version) -> None:
+    def _advance(self, version: _VersionLoad) -> None:
         now = self.clock()
         version.area += version.inflight * (now - version.changed_at)
         version.changed_at = now

@@ -52,7 +52,7 @@ def actor_name(key: str, index: int) -> str:
 
 
 @dataclass(eq=False)
-class _Version:
+class _ClusterVersion:
     spec: LaunchSpec
     desired: int
     status: Status = Status.STARTING
@@ -86,7 +86,7 @@ class RayRuntime:
         self.bundles = BundleMaker(
             layout.root / "wheelhouses", timeout=settings.manager_build_timeout
         )
-        self.versions: dict[str, _Version] = {}
+        self.versions: dict[str, _ClusterVersion] = {}
         self._connected = False
         self._connect_lock = asyncio.Lock()
         self._actor_class: Any = None
@@ -156,13 +156,13 @@ class RayRuntime:
         adopt: ProcessHandle | None = None,
         since: float | None = None,
         established: bool = False,
-    ) -> _Version:
+    ) -> _ClusterVersion:
         """Watch ``spec``'s version and keep ``spec.replicas`` actors of it (existing ones,
         after a manager restart, are found again by name)."""
         version = self.versions.get(spec.key)
         if version is not None and version.task is not None and not version.task.done():
             raise RuntimeError(f"{spec.key} is already supervised")
-        version = _Version(spec, max(spec.replicas, 1))
+        version = _ClusterVersion(spec, max(spec.replicas, 1))
         if established:
             version.message = "re-attaching to its replicas after a manager restart"
         self.versions[spec.key] = version
@@ -237,7 +237,7 @@ class RayRuntime:
         return [version.table[i] for i in sorted(version.table)] if version else []
 
     # -- the watch of one version -----------------------------------------------------------------
-    async def _watch(self, version: _Version) -> None:
+    async def _watch(self, version: _ClusterVersion) -> None:
         key = version.spec.key
         try:
             await self.connect()
@@ -300,7 +300,7 @@ class RayRuntime:
             "build_timeout": settings.manager_build_timeout,
         }
 
-    async def _reconcile(self, version: _Version, plan: dict[str, Any]) -> None:
+    async def _reconcile(self, version: _ClusterVersion, plan: dict[str, Any]) -> None:
         spec = version.spec
         for index in range(version.desired):
             if index in version.handles:
@@ -325,7 +325,7 @@ class RayRuntime:
     def _make_actor(self, options: dict[str, Any], plan: bytes) -> Any:
         return self._actor_class.options(**options).remote(plan)
 
-    async def _remove_actors(self, version: _Version, first: int) -> None:
+    async def _remove_actors(self, version: _ClusterVersion, first: int) -> None:
         """Stop and kill the actors of ``version`` from index ``first`` on, also those a
         previous manager made beyond the number (found by name)."""
         import ray
@@ -349,7 +349,7 @@ class RayRuntime:
             version.handles.pop(index, None)
             version.table.pop(index, None)
 
-    async def _check(self, version: _Version) -> None:
+    async def _check(self, version: _ClusterVersion) -> None:
         async def ask(index: int, handle: Any) -> tuple[int, dict[str, Any] | None]:
             try:
                 raw = await asyncio.wait_for(handle.describe.remote(), _CALL_TIMEOUT)
@@ -402,17 +402,17 @@ class RayRuntime:
         elif version.recorded is None:
             await self._emit(version)
 
-    def _publish(self, key: str, version: _Version) -> None:
+    def _publish(self, key: str, version: _ClusterVersion) -> None:
         try:
             self.on_replicas(key, self.replicas(key))
         except Exception:
             logger.exception("a replica listener failed on %s", key)
 
-    async def _set(self, version: _Version, status: Status, message: str) -> None:
+    async def _set(self, version: _ClusterVersion, status: Status, message: str) -> None:
         version.status, version.since, version.message = status, time.time(), message
         await self._emit(version)
 
-    async def _emit(self, version: _Version) -> None:
+    async def _emit(self, version: _ClusterVersion) -> None:
         spec = version.spec
         event = StatusEvent(
             name=spec.name,
