@@ -185,9 +185,9 @@ class ClusterManager:
         deadline = time.monotonic() + timeout
         while True:
             ready = self.ready_replicas(name, version)
-            if len(ready) == count and len(self.version(name, version)["replica_table"]) == count:
-                if all(check(ready) for check in where.values()):
-                    return ready
+            table = self.version(name, version)["replica_table"]
+            if len(ready) == count == len(table) and all(c(ready) for c in where.values()):
+                return ready
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{name} {version}: {len(ready)} ready replicas, not {count}:\n"

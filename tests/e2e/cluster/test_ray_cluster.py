@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.e2e.cluster.conftest import ClusterManager, RayCluster, project
 
 pytestmark = pytest.mark.timeout(120)
@@ -250,7 +249,7 @@ def test_a_shadow_with_two_replicas_is_mirrored_as_one(
     while True:
         report = manager.http.get(f"/api/services/{NAME}/shadows").json()
         shadow = next(s for s in report["shadows"] if s["version"] == "2.0.0")
-        if shadow["mirrored"] >= 40 and shadow["compared"] >= 40 or time.monotonic() > deadline:
+        if (shadow["mirrored"] >= 40 and shadow["compared"] >= 40) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert shadow["mirrored"] == 40 and shadow["errors"] == 0 and shadow["dropped"] == 0
