@@ -66,6 +66,8 @@ class _ClusterVersion:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     recorded: Status | None = None
     restarts: int = 0
+    prepared: bool = False
+    """Whether its bundle is in the cluster (until then a wait also allows for the build)."""
 
 
 class RayRuntime:
@@ -208,9 +210,13 @@ class RayRuntime:
         """Wait until ``key`` runs (one replica ready), failed or stopped."""
         version = self.versions[key]
         deadline = time.monotonic() + timeout
+        if not version.prepared:  # the wheelhouse may be building: allow for it
+            deadline += self.settings.manager_build_timeout
         settled = {Status.RUNNING, Status.FAILED, Status.CRASHED, Status.STOPPED}
         while version.recorded not in settled:
             remaining = deadline - time.monotonic()
+            if version.prepared and not version.task:
+                break
             if remaining <= 0:
                 break
             version.changed.clear()
@@ -255,6 +261,7 @@ class RayRuntime:
                 version, Status.FAILED, "preparing it for the cluster failed; see the manager log"
             )
             return
+        version.prepared = True
         await self._emit(version)
         plan = self._plan_text(version.spec, bundle)
         interval = self.settings.manager_replica_check_interval
