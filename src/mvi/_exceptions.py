@@ -39,6 +39,8 @@
     │   └── LinkClosed            the service is stopping or stopped: to_send no longer works
     ├── UpstreamError             the gateway's request to a service version failed
     │   ├── UpstreamUnavailable   refused, closed or not HTTP: the caller gets 502
+    │   │   └── UpstreamRefused   refused or reset before any byte of the answer: another
+    │   │                         replica may be tried
     │   └── UpstreamTimeout       no connection or answer in time: the caller gets 504
     └── ManagerError              the manager refused or failed an operation (status_code)
         ├── InvalidDeployment     422: bad name, version, APP_FILE or .s2i/environment
@@ -56,6 +58,8 @@
         ├── NotAuthenticated      401: no token, or one that is expired, revoked or forged
         ├── PermissionDenied      403: the token may not do this (e.g. a service token)
         ├── ManagerStarting       503: the manager is not ready yet; try again in a moment
+        ├── ClusterUnavailable    503: the Ray runtime is not installed or cannot be reached
+        ├── InvalidManifest       422: an exported Kubernetes manifest fails its validation
         └── ManagerUnreachable    the CLI cannot connect to the manager
 """
 
@@ -72,6 +76,7 @@ __all__ = [
     "CallFailed",
     "ChannelClosed",
     "ClientDisconnected",
+    "ClusterUnavailable",
     "ConfigurationError",
     "DeployInProgress",
     "EntrypointDefinitionError",
@@ -79,6 +84,7 @@ __all__ = [
     "InvalidArchive",
     "InvalidArgument",
     "InvalidDeployment",
+    "InvalidManifest",
     "InvalidMessage",
     "InvalidParameterValue",
     "InvalidRequest",
@@ -115,6 +121,7 @@ __all__ = [
     "UnknownToken",
     "UnknownVariable",
     "UpstreamError",
+    "UpstreamRefused",
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "VersionConflict",
@@ -347,6 +354,11 @@ class UpstreamUnavailable(UpstreamError):
     see ``mvi ls`` and ``mvi logs NAME VERSION``."""
 
 
+class UpstreamRefused(UpstreamUnavailable):
+    """The service refused the connection, or closed or reset it before a single byte of
+    its answer: nothing of the answer reached the gateway, so it may try another replica."""
+
+
 class UpstreamTimeout(UpstreamError):
     """The service did not connect, answer or go on answering in time
     (``MVI_MANAGER_GATEWAY_TIMEOUT``, ``MVI_MANAGER_SHADOW_TIMEOUT``)."""
@@ -483,6 +495,20 @@ class ManagerStarting(ManagerError):
     """The manager is still starting (its registry is not open yet); try again in a moment."""
 
     status_code = 503
+
+
+class ClusterUnavailable(ManagerError):
+    """The Ray runtime is not installed (``pip install 'mvi[ray]'``) or its cluster cannot be
+    reached; check ``--ray-address`` and the token (``MVI_MANAGER_RAY_AUTH_TOKEN``)."""
+
+    status_code = 503
+
+
+class InvalidManifest(ManagerError):
+    """An exported Kubernetes manifest fails its validation (the message says which field
+    and why); it is a bug of the export, please report it with the version's config."""
+
+    status_code = 422
 
 
 class ManagerUnreachable(ManagerError):

@@ -225,6 +225,20 @@ class ServiceSettings(_Group):
         "on MVI_HOST:MVI_PORT (under MVI_SERVICE_ROOT_PATH), as the manager expects.",
     )
 
+    # -- replicas: a version served by several processes, maybe on a cluster's nodes ---
+    service_replica_secret: SecretStr | None = Field(
+        None,
+        description="Credential every request must carry in the x-mvi-replica-key header "
+        "(403 otherwise, before any work); the manager sets it for replicas that listen on a "
+        "cluster node's address, so that only its gateway reaches them.",
+    )
+    replica_cpus: float = Field(
+        1.0, ge=0, description="CPUs each replica reserves on a Ray cluster (.s2i/environment)."
+    )
+    replica_memory_mb: int = Field(
+        0, ge=0, description="MiB each replica reserves on a Ray cluster (0: none)."
+    )
+
     @field_validator("authorized_domains", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
@@ -313,6 +327,49 @@ class ManagerSettings(_Group):
         True,
         description="Stop the services when the manager stops gracefully; when false they "
         "keep running and the next manager adopts them.",
+    )
+    # -- manager: where versions run (local processes or a Ray cluster), replicas --------
+    manager_runtime: Literal["local", "ray"] = Field(
+        "local",
+        description="Where versions run: local processes, or actors on a Ray cluster "
+        "(`mvi manager start --runtime`).",
+    )
+    manager_ray_address: str | None = Field(
+        None,
+        description="Address (host:port) of the Ray cluster's head (`--ray-address`); unset: "
+        "the manager starts a one-node Ray cluster of its own on 127.0.0.1.",
+    )
+    manager_ray_auth_token: SecretStr | None = Field(
+        None,
+        description="The Ray cluster's token (RAY_AUTH_TOKEN, every node has the same); "
+        "required with manager_ray_address, random for a cluster the manager starts.",
+    )
+    manager_ray_node_ip: str = Field(
+        "127.0.0.1",
+        description="The address the manager's Ray driver uses on the cluster's network "
+        "(127.0.0.1 for a one-machine cluster).",
+    )
+    manager_ray_home: Path | None = Field(
+        None,
+        description="HOME of the manager's Ray processes, where Ray writes its files "
+        "(default: ray-home in the data directory).",
+    )
+    manager_ray_namespace: str = Field("mvi", min_length=1, description="Ray namespace.")
+    manager_ray_node_dir: str = Field(
+        "~/.cache/mvi-ray",
+        description="Folder on each Ray node where replicas unpack bundles and build "
+        "environments (cached by the hash of their lock).",
+    )
+    manager_max_replicas: int = Field(64, ge=1, le=1024, description="Most replicas a version has.")
+    manager_replica_check_interval: float = Field(
+        1.0, gt=0, le=60, description="Seconds between two checks of where replicas listen."
+    )
+    manager_autoscale_interval: float = Field(1.0, gt=0, le=300, description="Autoscaler's period.")
+    manager_autoscale_cooldown: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds the load must stay low after the last change before the "
+        "autoscaler removes a replica (it adds them at once).",
     )
     # -- manager: shadows (copies of the main's requests) ----------------------------------
     manager_mirror_methods: Annotated[list[str], NoDecode] = Field(

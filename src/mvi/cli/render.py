@@ -7,7 +7,9 @@
     *       hello   1.0.0      running   Running (since 2020-11-23 10:29:01)
 
 Each column is as wide as its longest cell, and at least its header plus two; columns are
-separated by two spaces. No I/O: the commands print what these functions return.
+separated by two spaces. When a version has more than one replica, or runs on a cluster, a
+``REPLICAS`` column says how many are ready of how many, and where (``2/3 local``,
+``3/3 1f0c2a9e,77d0b1c4,c2e9a0f3``). No I/O: the commands print what these functions return.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-__all__ = ["SERVICE_HEADERS", "format_table", "service_rows", "services_table", "since_text"]
+__all__ = [
+    "SERVICE_HEADERS",
+    "format_table",
+    "replicas_text",
+    "service_rows",
+    "services_table",
+    "since_text",
+]
 
 SERVICE_HEADERS = ("MAIN", "NAME", "VERSION", "STATUS", "RUNNING")
 """The columns of ``mvi ls`` and ``mvi deploy``."""
@@ -58,6 +67,27 @@ def service_rows(records: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     ]
 
 
+def replicas_text(record: Mapping[str, Any]) -> str:
+    """``ready/total where`` of a version's replicas (``where``: ``local`` or node ids)."""
+    table = record.get("replica_table") or []
+    total = int(record.get("replicas", 1))
+    ready = sum(1 for replica in table if replica.get("ready"))
+    nodes = sorted({str(replica.get("node", ""))[:8] for replica in table if replica.get("ready")})
+    where = ",".join(node for node in nodes if node) or "-"
+    return f"{ready}/{total} {where}"
+
+
+def _has_replicas(record: Mapping[str, Any]) -> bool:
+    table = record.get("replica_table") or []
+    return int(record.get("replicas", 1)) != 1 or any(r.get("node") != "local" for r in table)
+
+
 def services_table(records: Sequence[Mapping[str, Any]]) -> str:
-    """The ``MAIN NAME VERSION STATUS RUNNING`` table of ``records``."""
-    return format_table(SERVICE_HEADERS, service_rows(records))
+    """The ``MAIN NAME VERSION STATUS RUNNING`` table of ``records`` (and ``REPLICAS``
+    when one of them has several, or runs on a cluster)."""
+    rows = service_rows(records)
+    if not any(_has_replicas(record) for record in records):
+        return format_table(SERVICE_HEADERS, rows)
+    for row, record in zip(rows, records, strict=True):
+        row.append(replicas_text(record))
+    return format_table((*SERVICE_HEADERS, "REPLICAS"), rows)

@@ -196,6 +196,7 @@ def create_app(
                 routes,
                 manager_url=manager_url(settings),
                 shadows=gateway.shadows,
+                balancer=gateway.balancer,
                 authority=authority,
             )
             fleet.status_listeners.append(_status_listener(notifier))

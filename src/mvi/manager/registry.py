@@ -36,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 from mvi.manager.naming import version_sort_key
+from mvi.manager.scaling import ScalingColumns
 
 __all__ = [
     "AccessToken",
@@ -77,7 +78,7 @@ class Base(DeclarativeBase):
     """Declarative base of the registry's models."""
 
 
-class ServiceVersion(Base):
+class ServiceVersion(ScalingColumns, Base):
     """One deployed version of a service."""
 
     __tablename__ = "service_versions"
@@ -350,8 +351,9 @@ class Registry:
         environment: dict[str, str],
         source_sha256: str,
         access_token: str | None = None,
+        **columns: Any,
     ) -> ServiceVersion:
-        """Register a new version; it is the main when it is its name's first."""
+        """Register a new version (``columns``: its replicas); the main if its name's first."""
         stamp = now()
         with self.session() as session:
             has_main = (
@@ -371,6 +373,7 @@ class Registry:
                 desired="running",
                 message="",
                 port=port,
+                **columns,
                 restarts=0,
                 app_file=app_file,
                 environment=environment,

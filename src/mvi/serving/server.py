@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from mvi.serving.app import ServiceApp
+from mvi.serving.credential import ReplicaGuard
 
 if TYPE_CHECKING:
     from mvi.serving.service import Service
@@ -73,4 +74,8 @@ def uvicorn_config(service: Service, settings: Settings, **overrides: Any) -> uv
         "server_header": False,
         **overrides,
     }
-    return uvicorn.Config(ServiceApp(service, service.app), **options)
+    app: Any = ServiceApp(service, service.app)
+    secret = settings.service_replica_secret
+    if secret is not None and secret.get_secret_value():
+        app = ReplicaGuard(app, secret.get_secret_value())
+    return uvicorn.Config(app, **options)

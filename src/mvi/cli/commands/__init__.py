@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mvi.cli.commands import (  # noqa: F401  (importing registers the commands)
     auth,  # mvi login, logout, token create|ls|revoke
+    cluster,  # mvi scale, node start, export k8s
     links,  # mvi link (seed 004's link services)
     manager,  # mvi manager start
     notifications,  # mvi notifications

@@ -54,6 +54,23 @@ def start(
             "For local development only [MVI_MANAGER_AUTH=false].",
         ),
     ] = False,
+    runtime: Annotated[
+        str | None,
+        typer.Option(
+            help="Where versions run: local (processes here) or ray (actors on a Ray "
+            "cluster) [MVI_MANAGER_RUNTIME; local].",
+            show_default=False,
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="host:port of the Ray cluster's head, with --runtime ray; its token comes "
+            "from MVI_MANAGER_RAY_AUTH_TOKEN [MVI_MANAGER_RAY_ADDRESS].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the manager and serve until SIGTERM or Ctrl-C (its services stop with it).
 
@@ -70,6 +87,12 @@ def start(
         updates["home"] = data_dir
     if no_auth:
         updates["manager_auth"] = False
+    if runtime is not None:
+        if runtime not in ("local", "ray"):
+            fail(f"--runtime must be local or ray, not {runtime!r}")
+        updates["manager_runtime"] = runtime
+    if ray_address is not None:
+        updates["manager_ray_address"] = ray_address
     settings = get_settings().model_copy(update=updates)
     try:
         status = serve(settings)

@@ -97,11 +97,20 @@ def _size(count: int) -> str:
 
 
 def _post(
-    client: ManagerClient, upload: _Upload, name: str, version: str, replace: bool, wait: float
+    client: ManagerClient,
+    upload: _Upload,
+    name: str,
+    version: str,
+    replace: bool,
+    wait: float,
+    replicas: int | None = None,
 ) -> httpx.Response:
+    params: dict[str, Any] = {"replace": str(replace).lower(), "wait": wait}
+    if replicas is not None:
+        params["replicas"] = replicas
     return client.http.post(
         f"/api/services/{name}/{version}",
-        params={"replace": str(replace).lower(), "wait": wait},
+        params=params,
         content=iter(upload),
         headers={"content-type": "application/gzip", "content-length": str(upload.size)},
         timeout=httpx.Timeout(client.timeout, read=wait + 60),
@@ -109,13 +118,19 @@ def _post(
 
 
 def _await_deploy(
-    client: ManagerClient, path: Path, name: str, version: str, replace: bool, wait: float
+    client: ManagerClient,
+    path: Path,
+    name: str,
+    version: str,
+    replace: bool,
+    wait: float,
+    replicas: int | None = None,
 ) -> httpx.Response:
     """Upload, then show the version's status until the manager answers (bounded by
     ``wait``); progress goes to stderr, and only to a terminal."""
     upload = _Upload(path)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(_post, client, upload, name, version, replace, wait)
+        future = pool.submit(_post, client, upload, name, version, replace, wait, replicas)
         if err_console.is_terminal:
             started = time.monotonic()
             with err_console.status(upload.progress()) as status:
@@ -147,6 +162,14 @@ def deploy(
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace NAME VERSION if it is deployed.")
     ] = False,
+    replicas: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="How many replicas serve it (default 1; see `mvi scale`).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Deploy SOURCE as NAME VERSION: upload, build its environment, start it, wait for it."""
     settings = get_settings()
@@ -162,6 +185,7 @@ def deploy(
                 version,
                 replace,
                 settings.manager_deploy_wait,
+                replicas,
             )
             body = _run(client.check, response).json()
     finally:

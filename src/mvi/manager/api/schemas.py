@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from mvi.manager.gateway.shadows import ShadowFigures
 from mvi.manager.registry import MainChange, ServiceVersion
+from mvi.manager.runtimes.base import Replica
 
 __all__ = [
     "DeployOut",
@@ -15,11 +16,50 @@ __all__ = [
     "KilledOut",
     "MainChangeOut",
     "ManagerInfo",
+    "ReplicaOut",
+    "ScaleIn",
     "ServiceVersionOut",
     "ShadowIn",
     "ShadowOut",
     "ShadowReportOut",
 ]
+
+
+class ReplicaOut(BaseModel):
+    """One replica of a version, as its runtime last saw it."""
+
+    index: int
+    ready: bool
+    node: str = Field(description="local, or the Ray node it runs on.")
+    host: str | None
+    port: int | None
+    pid: int | None
+    restarts: int
+
+    @classmethod
+    def of(cls, replica: Replica) -> ReplicaOut:
+        """The API view of a replica."""
+        endpoint = replica.endpoint
+        return cls(
+            index=replica.index,
+            ready=replica.ready,
+            node=replica.node,
+            host=endpoint.host if endpoint else None,
+            port=endpoint.port if endpoint else None,
+            pid=replica.pid,
+            restarts=replica.restarts,
+        )
+
+
+class ScaleIn(BaseModel):
+    """``mvi scale``: a number of replicas, or autoscaling's bounds and target."""
+
+    replicas: int | None = Field(None, description="Run this many (autoscaling off).")
+    min_replicas: int | None = Field(None, description="Autoscaling: never fewer.")
+    max_replicas: int | None = Field(None, description="Autoscaling: never more.")
+    target_inflight: float | None = Field(
+        None, description="Autoscaling: requests in flight per replica to aim at."
+    )
 
 
 class ServiceVersionOut(BaseModel):
@@ -41,10 +81,24 @@ class ServiceVersionOut(BaseModel):
         True, description="Whether it gets copies of the main's requests while not the main."
     )
     shadow_percent: int = Field(100, description="Its share (0-100) of those copies.")
+    replicas: int = Field(1, description="How many replicas should serve it.")
+    autoscale: dict[str, float] | None = Field(
+        None, description="min_replicas, max_replicas and target_inflight when autoscaled."
+    )
+    replica_table: list[ReplicaOut] | None = Field(
+        None, description="Its replicas as the runtime sees them (in listings)."
+    )
 
     @classmethod
-    def of(cls, row: ServiceVersion) -> ServiceVersionOut:
-        """The API view of a registry row."""
+    def of(cls, row: ServiceVersion, replicas: list[Replica] | None = None) -> ServiceVersionOut:
+        """The API view of a registry row (and its replicas, when given)."""
+        autoscale = None
+        if row.min_replicas is not None and row.max_replicas is not None:
+            autoscale = {
+                "min_replicas": float(row.min_replicas),
+                "max_replicas": float(row.max_replicas),
+                "target_inflight": float(row.target_inflight or 0),
+            }
         return cls(
             name=row.name,
             version=row.version,
@@ -60,6 +114,9 @@ class ServiceVersionOut(BaseModel):
             path=f"/services/{row.key}",
             shadow=row.shadow,
             shadow_percent=row.shadow_percent,
+            replicas=row.replicas,
+            autoscale=autoscale,
+            replica_table=None if replicas is None else [ReplicaOut.of(r) for r in replicas],
         )
 
 

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from mvi.manager.api.logstream import LogQuery, log_response
-from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ServiceVersionOut
+from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ScaleIn, ServiceVersionOut
 from mvi.manager.fleet.operations import Fleet
 
 __all__ = ["router"]
@@ -32,19 +33,36 @@ FleetDep = Annotated[Fleet, Depends(get_fleet)]
 @router.get("", summary="Every deployed version")
 async def list_services(fleet: FleetDep) -> list[ServiceVersionOut]:
     """All versions of all services, by name and version."""
-    return [ServiceVersionOut.of(row) for row in await fleet.versions()]
+    return [ServiceVersionOut.of(row, fleet.replicas_of(row)) for row in await fleet.versions()]
 
 
 @router.get("/{name}", summary="The versions of one service")
 async def list_versions(name: str, fleet: FleetDep) -> list[ServiceVersionOut]:
     """All versions of ``name`` (404 if none)."""
-    return [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
+    return [ServiceVersionOut.of(row, fleet.replicas_of(row)) for row in await fleet.versions(name)]
 
 
 @router.get("/{name}/{version}", summary="One version")
 async def get_version(name: str, version: str, fleet: FleetDep) -> ServiceVersionOut:
-    """One version of ``name``."""
-    return ServiceVersionOut.of(await fleet.get(name, version))
+    """One version of ``name``, with its replicas."""
+    row = await fleet.get(name, version)
+    return ServiceVersionOut.of(row, fleet.replicas_of(row))
+
+
+@router.post("/{name}/{version}/scale", summary="Set a version's replicas or autoscaling")
+async def scale(name: str, version: str, body: ScaleIn, fleet: FleetDep) -> ServiceVersionOut:
+    """``replicas`` replicas from now on (autoscaling off), or autoscaling between
+    ``min_replicas`` and ``max_replicas`` aiming at ``target_inflight`` requests in flight
+    per replica. 422 for values out of range."""
+    row = await fleet.scale(
+        name,
+        version,
+        replicas=body.replicas,
+        min_replicas=body.min_replicas,
+        max_replicas=body.max_replicas,
+        target_inflight=body.target_inflight,
+    )
+    return ServiceVersionOut.of(row, fleet.replicas_of(row))
 
 
 @router.post(
@@ -70,6 +88,9 @@ async def deploy(
         float | None,
         Query(gt=0, description="Seconds to wait for the final status (bounded by the manager)."),
     ] = None,
+    replicas: Annotated[
+        int | None, Query(ge=1, description="How many replicas serve it (default 1).")
+    ] = None,
 ) -> DeployOut:
     """Upload, unpack, build and start a version, and wait for it to run.
 
@@ -86,6 +107,7 @@ async def deploy(
         replace=replace,
         content_length=int(length) if length and length.isdigit() else None,
         wait=wait,
+        replicas=replicas,
     )
     versions = [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
     body = DeployOut(
@@ -141,6 +163,21 @@ async def kill_service(
     """Kill the main (refused while others exist), or with ``all`` every version."""
     rows = await fleet.kill_all(name) if every else await fleet.kill(name)
     return KilledOut(killed=[ServiceVersionOut.of(r) for r in rows])
+
+
+@router.get(
+    "/{name}/{version}/export/k8s",
+    summary="A Dockerfile and Kubernetes manifests of a version (gzip tar)",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}}},
+)
+async def export_k8s(name: str, version: str, fleet: FleetDep) -> Response:
+    """The version's code, pinned requirements, Dockerfile and manifests (ConfigMap,
+    Deployment, Service; Secret references only), validated offline; what ``mvi export
+    k8s`` unpacks. 409 while it is being built; 422 if a manifest fails validation."""
+    data = await run_in_threadpool(fleet.export_k8s, await fleet.get(name, version))
+    headers = {"content-disposition": f'attachment; filename="k8s-{name}-{version}.tar.gz"'}
+    return Response(data, media_type="application/gzip", headers=headers)
 
 
 @router.get(

@@ -84,6 +84,8 @@ class AsyncRegistry:
         environment: dict[str, str],
         source_sha256: str,
         access_token: str | None = None,
+        replicas: int = 1,
+        replica_secret: str | None = None,
     ) -> ServiceVersion:
         """Register a new version; it is the main when it is its name's first."""
         return await asyncio.to_thread(
@@ -96,6 +98,8 @@ class AsyncRegistry:
                 environment=environment,
                 source_sha256=source_sha256,
                 access_token=access_token,
+                replicas=replicas,
+                replica_secret=replica_secret,
             )
         )
 

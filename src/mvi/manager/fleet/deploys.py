@@ -19,6 +19,8 @@ from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mvi._exceptions import (
     ArchiveTooLarge,
     DeployInProgress,
@@ -27,8 +29,9 @@ from mvi._exceptions import (
     VersionConflict,
 )
 from mvi.manager.builds.archives import Upload, save_upload, unpack
-from mvi.manager.fleet.launcher import route_of
+from mvi.manager.fleet.launcher import Launcher, replica_secret, route_of
 from mvi.manager.fleet.parts import FleetParts
+from mvi.manager.fleet.rules import scaling
 from mvi.manager.naming import check_name, check_version, version_key
 from mvi.manager.registry import ServiceVersion, now
 from mvi.manager.supervision import logs
@@ -89,14 +92,18 @@ class Deployer:
         replace: bool = False,
         content_length: int | None = None,
         wait: float | None = None,
+        replicas: int | None = None,
     ) -> DeployResult:
         """Receive, unpack, build and start one version; wait (bounded) for its final status.
 
-        Errors (nothing is left behind): 422 name, version, project or failed install;
-        409 already deployed; 400 bad archive; 413 too large.
+        ``replicas``: how many replicas serve it (default: one, or as many as the version it
+        replaces). Errors (nothing is left behind): 422 name, version, project, replicas or
+        failed install; 409 already deployed; 400 bad archive; 413 too large.
         """
         parts = self.parts
         await self.check(name, version, replace, content_length)
+        if replicas is not None:
+            scaling(replicas, None, None, None, limit=parts.settings.manager_max_replicas)
         key = version_key(name, version)
         self.deploying.add(key)
         job = uuid.uuid4().hex[:12]
@@ -115,14 +122,24 @@ class Deployer:
             try:
                 project = ServiceProject.load(root)
                 project.app_path  # noqa: B018  (checks APP_FILE exists inside the project)
+                Launcher.resources_of(project.environment)
             except ProjectError as exc:
                 raise InvalidDeployment(f"The deployed project is incomplete: {exc}") from None
+            except ValidationError as exc:
+                raise InvalidDeployment(
+                    "The replica resources in .s2i/environment are invalid "
+                    f"(MVI_REPLICA_CPUS, MVI_REPLICA_MEMORY_MB): {exc.errors()[0]['msg']}"
+                ) from None
         except BaseException:
             self.deploying.discard(key)
             upload_path.unlink(missing_ok=True)
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        task = parts.spawn(self._install(name, version, project, staging, upload, replace=replace))
+        task = parts.spawn(
+            self._install(
+                name, version, project, staging, upload, replace=replace, replicas=replicas
+            )
+        )
         limit = min(wait or parts.settings.manager_deploy_wait, parts.settings.manager_deploy_wait)
         try:
             record = await asyncio.wait_for(asyncio.shield(task), limit)
@@ -139,6 +156,7 @@ class Deployer:
         upload: Upload,
         *,
         replace: bool,
+        replicas: int | None = None,
     ) -> ServiceVersion:
         parts, registry = self.parts, self.parts.registry
         key = version_key(name, version)
@@ -160,6 +178,8 @@ class Deployer:
                         environment=dict(project.environment),
                         source_sha256=upload.sha256,
                         access_token=await parts.service_token(name, version),
+                        replicas=replicas or 1,
+                        replica_secret=replica_secret(parts.settings),
                     )
                     fresh = True
                     parts.routes.set_version(route_of(row))
@@ -199,6 +219,9 @@ class Deployer:
                 )
                 if not fresh:
                     values["deployed_at"] = stamp
+                    if replicas is not None:
+                        values.update(replicas=replicas, min_replicas=None, max_replicas=None)
+                        values["target_inflight"] = None
                 committed = await registry.update(name, version, **values)
                 assert committed is not None
                 logs.append_event(

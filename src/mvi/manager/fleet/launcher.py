@@ -7,6 +7,10 @@ spec to the supervisor and the route to the gateway's routing table.
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Mapping
+
+from pydantic import BaseModel, Field
 
 from mvi.manager.builds.environments import EnvironmentBuilder
 from mvi.manager.gateway.routing import Route
@@ -17,7 +21,18 @@ from mvi.manager.supervision.supervisor import LaunchSpec
 from mvi.project import APP_FILE_VARIABLE
 from mvi.settings import ServiceSettings, Settings
 
-__all__ = ["Launcher", "route_of"]
+__all__ = ["Launcher", "replica_secret", "route_of"]
+
+
+class _Resources(BaseModel):
+    replica_cpus: float = Field(ge=0)
+    replica_memory_mb: int = Field(ge=0)
+
+
+def replica_secret(settings: Settings) -> str | None:
+    """A new replica credential for a version, when its replicas run on a cluster's nodes
+    (``None`` for local processes, which listen on 127.0.0.1 only)."""
+    return secrets.token_urlsafe(32) if settings.manager_runtime == "ray" else None
 
 
 def route_of(row: ServiceVersion) -> Route:
@@ -30,6 +45,7 @@ def route_of(row: ServiceVersion) -> Route:
         row.status,
         shadow=row.shadow,
         shadow_percent=row.shadow_percent,
+        replica_secret=row.replica_secret or "",
     )
 
 
@@ -82,13 +98,28 @@ class Launcher:
                 manager_url=self.manager_url,
                 manager_hostname=self.hostname,
                 service_access_token=row.access_token or None,
+                service_replica_secret=row.replica_secret or None,
             )
         )
         return env
 
+    @staticmethod
+    def resources_of(environment: Mapping[str, str]) -> tuple[float, int]:
+        """The CPUs and MiB each replica reserves on a cluster (``MVI_REPLICA_CPUS`` and
+        ``MVI_REPLICA_MEMORY_MB`` of the project's ``.s2i/environment``); raises pydantic's
+        ``ValidationError`` for values out of range."""
+        fields = ServiceSettings.model_fields
+        values = {}
+        for name in ("replica_cpus", "replica_memory_mb"):
+            given = environment.get(f"MVI_{name.upper()}")
+            values[name] = fields[name].default if given is None else given
+        checked = _Resources.model_validate(values)
+        return checked.replica_cpus, checked.replica_memory_mb
+
     def spec(self, row: ServiceVersion) -> LaunchSpec:
         """The supervisor's launch spec of a built version that has a port."""
         assert row.port is not None and row.env_key is not None
+        cpus, memory = self.resources_of(row.environment)
         return LaunchSpec(
             name=row.name,
             version=row.version,
@@ -99,4 +130,7 @@ class Launcher:
             port=row.port,
             root_path=f"/services/{row.key}",
             log_path=self.layout.service_log(row.name, row.version),
+            replicas=row.replicas,
+            cpus=cpus,
+            memory_mb=memory,
         )

@@ -13,27 +13,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import shutil
 import socket
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from mvi._exceptions import RollbackConflict, UnknownService
+from mvi._exceptions import DeployInProgress, RollbackConflict, UnknownService
 from mvi.manager.auth.credentials import Authority
+from mvi.manager.builds.archives import pack
 from mvi.manager.builds.environments import EnvironmentBuilder
+from mvi.manager.builds.kubernetes import ExportedVersion, export
 from mvi.manager.fleet import rules
 from mvi.manager.fleet.async_registry import AsyncRegistry
+from mvi.manager.fleet.autoscaler import Autoscaler
 from mvi.manager.fleet.deploys import Deployer
 from mvi.manager.fleet.launcher import Launcher, route_of
 from mvi.manager.fleet.parts import FleetParts
 from mvi.manager.fleet.recovery import recover
+from mvi.manager.gateway.balancer import Balancer
 from mvi.manager.gateway.routing import RoutingTable
 from mvi.manager.gateway.shadows import ShadowBook, ShadowFigures
 from mvi.manager.layout import DataDir
 from mvi.manager.naming import version_key
 from mvi.manager.registry import MainChange, Registry, ServiceVersion, now
+from mvi.manager.runtimes.base import Replica
 from mvi.manager.supervision import logs
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import StatusEvent
@@ -58,8 +66,11 @@ class Fleet:
         builder: EnvironmentBuilder | None = None,
         authority: Authority | None = None,
         shadows: ShadowBook | None = None,
+        balancer: Balancer | None = None,
     ) -> None:
         builder = builder or EnvironmentBuilder(layout.envs, timeout=settings.manager_build_timeout)
+        self.balancer = balancer or Balancer()
+        """The gateway's replicas of each version (kept current here) and their load."""
         self.status_listeners: list[Callable[[StatusEvent], Awaitable[None]]] = []
         """Called with every status event after it is recorded (e.g. crash-loop alerts)."""
         self.parts = FleetParts(
@@ -74,10 +85,13 @@ class Fleet:
             shadows=shadows or ShadowBook(),
             authority=authority,
             on_status=self._record,
+            on_replicas=self._replicas_changed,
         )
         """The registry, routes, builder, supervisor, ... that every operation works on."""
         self.deploys = Deployer(self.parts)
         """Deploys: ``await fleet.deploys.deploy(name, version, chunks, ...)``."""
+        self.autoscaler = Autoscaler(self.parts, self.balancer)
+        """Sets the replicas of the autoscaled versions from the gateway's counts."""
 
     # -- status changes -------------------------------------------------------------------------
     async def _record(self, event: StatusEvent) -> None:
@@ -103,10 +117,19 @@ class Fleet:
                     "a status listener failed on %s", version_key(event.name, event.version)
                 )
 
+    def _replicas_changed(self, key: str, replicas: list[Replica]) -> None:
+        """The runtime's listener: the ready replicas go to the gateway's balancer."""
+        if not replicas:
+            self.balancer.forget(key)
+            return
+        ready = [r.endpoint for r in replicas if r.ready and r.endpoint is not None]
+        self.balancer.set_endpoints(key, ready)
+
     # -- start and stop of the manager ---------------------------------------------------------
     async def startup(self) -> None:
         """Reconcile the registry with the processes that exist, and supervise what should run."""
         await recover(self.parts)
+        self.parts.spawn(self.autoscaler.run())
 
     async def close(self) -> None:
         """Stop supervising (and stop the services unless configured to leave them)."""
@@ -130,6 +153,38 @@ class Fleet:
         """One version (404 if unknown)."""
         return await self.parts.registry.require(name, version)
 
+    def export_k8s(self, row: ServiceVersion) -> bytes:
+        """The Kubernetes export of a built version, as a gzip tar (blocking: call it in a
+        thread)."""
+        if row.env_key is None:
+            raise DeployInProgress(f"{row.name} {row.version} is still being built; wait for it")
+        parts = self.parts
+        cpus, memory = Launcher.resources_of(row.environment)
+        exported = ExportedVersion(
+            row.name,
+            row.version,
+            app_file=row.app_file,
+            environment=row.environment,
+            replicas=row.replicas,
+            cpus=cpus,
+            memory_mb=memory,
+        )
+        with tempfile.TemporaryDirectory(dir=parts.layout.tmp) as work:
+            out = export(
+                exported,
+                parts.layout.service_dir(row.name, row.version),
+                parts.builder.path_of(row.env_key) / "bin" / "python",
+                parts.builder.uv,
+                Path(work) / "export",
+            )
+            buffer = io.BytesIO()
+            pack(out, buffer)
+            return buffer.getvalue()
+
+    def replicas_of(self, row: ServiceVersion) -> list[Replica]:
+        """The replicas of a version as its runtime last saw them."""
+        return self.parts.supervisor.replicas(row.key)
+
     async def main_of(self, name: str) -> ServiceVersion:
         """The main version of ``name`` (404 if unknown)."""
         row = await self.parts.registry.main_of(name)
@@ -144,7 +199,7 @@ class Fleet:
         async with self.parts.lock(name):
             row = await registry.require(name, version)
             await registry.update(name, version, desired="stopped")
-            if row.key in supervisor.units:
+            if supervisor.knows(row.key):
                 await supervisor.stop(row.key)
             elif row.status != Status.STOPPED:
                 await registry.update(
@@ -162,11 +217,10 @@ class Fleet:
         async with self.parts.lock(name):
             row = await registry.require(name, version)
             rules.check_startable(row)
-            unit = supervisor.units.get(row.key)
-            supervised = unit is not None and unit.task is not None and not unit.task.done()
+            supervised = supervisor.supervised(row.key)
             if not rules.needs_start(row, supervised=supervised, restart=restart):
                 return row
-            if unit is not None:
+            if supervisor.knows(row.key):
                 await supervisor.stop(row.key, "stopped to be restarted")
             wanted = await registry.update(name, version, desired="running")
             assert wanted is not None
@@ -188,6 +242,39 @@ class Fleet:
             self.parts.routes.set_main(name, version)
             logger.info("%s %s is now the main version", name, version)
             return await registry.require(name, version)
+
+    async def scale(
+        self,
+        name: str,
+        version: str,
+        *,
+        replicas: int | None = None,
+        min_replicas: int | None = None,
+        max_replicas: int | None = None,
+        target_inflight: float | None = None,
+    ) -> ServiceVersion:
+        """Run ``replicas`` replicas of a version (autoscaling off), or autoscale it between
+        ``min_replicas`` and ``max_replicas`` for ``target_inflight`` requests per replica."""
+        values = rules.scaling(
+            replicas,
+            min_replicas,
+            max_replicas,
+            target_inflight,
+            limit=self.parts.settings.manager_max_replicas,
+        )
+        registry = self.parts.registry
+        async with self.parts.lock(name):
+            row = await registry.require(name, version)
+            if "replicas" not in values:  # autoscaled: start from the current number, bounded
+                low, high = values["min_replicas"], values["max_replicas"]
+                values["replicas"] = min(max(row.replicas, low), high)
+            updated = await registry.update(name, version, **values)
+            assert updated is not None
+            if self.parts.supervisor.supervised(row.key):
+                await self.parts.supervisor.scale(row.key, updated.replicas)
+            auto = " (autoscaled)" if updated.autoscaled else ""
+            logger.info("%s: %d replicas%s", row.key, updated.replicas, auto)
+            return updated
 
     # -- rollout: rollback and shadows ----------------------------------------------------------
     async def rollback(self, name: str) -> ServiceVersion:

@@ -28,8 +28,10 @@ from mvi.manager.gateway.routing import RoutingTable
 from mvi.manager.gateway.shadows import ShadowBook
 from mvi.manager.layout import DataDir
 from mvi.manager.naming import version_key
+from mvi.manager.runtimes.base import Replica, Runtime
+from mvi.manager.runtimes.factory import create_runtime
 from mvi.manager.supervision.process import ephemeral_ports
-from mvi.manager.supervision.supervisor import LaunchSpec, StatusEvent, Supervisor
+from mvi.manager.supervision.supervisor import LaunchSpec, StatusEvent
 from mvi.settings import Settings
 
 __all__ = ["FleetParts"]
@@ -54,15 +56,22 @@ class FleetParts:
     """Makes each version's token at deploy and revokes it at kill (``None``: no tokens)."""
     on_status: Callable[[StatusEvent], Awaitable[None]]
     """Hears every status event of the supervisor (the fleet records it)."""
-    supervisor: Supervisor = field(init=False)
-    """Runs the processes; made from the settings, reporting to ``on_status``."""
+    on_replicas: Callable[[str, list[Replica]], None] = lambda key, replicas: None
+    """Hears every change of a version's replicas (the fleet tells the gateway)."""
+    supervisor: Runtime = field(init=False)
+    """Runs the replicas (the runtime the settings choose), reporting to ``on_status``."""
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
     _port_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.supervisor = Supervisor.from_settings(
-            self.settings, listener=self.on_status, pick_port=self.repick_port
+        self.supervisor = create_runtime(
+            self.settings,
+            self.layout,
+            listener=self.on_status,
+            on_replicas=self.on_replicas,
+            pick_port=self.pick_port,
+            repick_port=self.repick_port,
         )
 
     def lock(self, name: str) -> asyncio.Lock:

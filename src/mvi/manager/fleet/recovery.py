@@ -15,7 +15,7 @@ import shutil
 import signal
 
 from mvi._exceptions import BuildFailed
-from mvi.manager.fleet.launcher import route_of
+from mvi.manager.fleet.launcher import replica_secret, route_of
 from mvi.manager.fleet.parts import FleetParts
 from mvi.manager.fleet.rules import RecoveryStep, recovery_steps
 from mvi.manager.registry import ServiceVersion
@@ -40,6 +40,14 @@ async def recover(parts: FleetParts) -> None:
             # deployed before tokens existed: its next start gets one
             token = await parts.service_token(row.name, row.version)
             await registry.update(row.name, row.version, access_token=token)
+        if row.replica_secret is None and replica_secret(parts.settings) is not None:
+            # deployed for local processes, now run on a cluster: its replicas need one
+            row = (
+                await registry.update(
+                    row.name, row.version, replica_secret=replica_secret(parts.settings)
+                )
+                or row
+            )
         parts.routes.set_version(route_of(row))
         if row.is_main:
             parts.routes.set_main(row.name, row.version)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 from mvi._exceptions import (
     DeployInProgress,
@@ -36,6 +37,7 @@ __all__ = [
     "ports_in_use",
     "recovery_steps",
     "rollback_target",
+    "scaling",
 ]
 
 
@@ -124,6 +126,52 @@ def check_removable(row: ServiceVersion, deploying: Collection[str]) -> None:
     """Refuse to remove a version while its deploy is under way (``deploying``: keys)."""
     if row.key in deploying:
         raise DeployInProgress(f"{row.name} {row.version} is being deployed; wait for it")
+
+
+def scaling(
+    replicas: int | None,
+    min_replicas: int | None,
+    max_replicas: int | None,
+    target_inflight: float | None,
+    *,
+    limit: int,
+) -> dict[str, Any]:
+    """The registry values of a scale request: a fixed number of replicas (autoscaling
+    off), or autoscaling's three bounds (all given); refused (422) when out of range."""
+    bounds = (min_replicas, max_replicas, target_inflight)
+    if replicas is not None:
+        if any(value is not None for value in bounds):
+            raise InvalidArgument(
+                "give either a number of replicas or the autoscaling bounds (min, max, "
+                "target), not both"
+            )
+        if not 1 <= replicas <= limit:
+            raise InvalidArgument(
+                f"replicas must be between 1 and {limit} (MVI_MANAGER_MAX_REPLICAS), not {replicas}"
+            )
+        return {
+            "replicas": replicas,
+            "min_replicas": None,
+            "max_replicas": None,
+            "target_inflight": None,
+        }
+    if min_replicas is None or max_replicas is None or target_inflight is None:
+        raise InvalidArgument(
+            "autoscaling needs all of min_replicas, max_replicas and target_inflight "
+            "(or give a number of replicas)"
+        )
+    if not 1 <= min_replicas <= max_replicas <= limit:
+        raise InvalidArgument(
+            f"need 1 <= min_replicas ({min_replicas}) <= max_replicas ({max_replicas}) "
+            f"<= {limit} (MVI_MANAGER_MAX_REPLICAS)"
+        )
+    if not target_inflight > 0:
+        raise InvalidArgument(f"target_inflight must be above 0, not {target_inflight}")
+    return {
+        "min_replicas": min_replicas,
+        "max_replicas": max_replicas,
+        "target_inflight": float(target_inflight),
+    }
 
 
 # -- ports -------------------------------------------------------------------------------------

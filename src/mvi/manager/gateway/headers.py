@@ -3,7 +3,8 @@
 The hop-by-hop headers (RFC 9110 section 7.6.1, and any that ``Connection`` names) describe
 one connection and are never forwarded; the gateway sets the upstream ``Host`` and framing
 itself, answers ``Expect: 100-continue`` itself (by reading the body), and adds
-``X-Forwarded-For``, ``-Host`` and ``-Proto`` from the real peer.
+``X-Forwarded-For``, ``-Host`` and ``-Proto`` from the real peer. A client's
+``x-mvi-replica-key`` is dropped: the gateway alone sends a version's replica credential.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from starlette.types import Scope
 
 from mvi.manager.gateway.routing import PREFIX, Route
+from mvi.serving.credential import REPLICA_KEY_HEADER
 
 __all__ = ["HOP_BY_HOP", "request_headers", "response_headers", "upstream_target"]
 
@@ -31,9 +33,10 @@ HOP_BY_HOP = frozenset(
 """Headers that describe one connection and are never forwarded."""
 # Also not forwarded: the gateway sets the upstream host and framing itself, and answers a
 # client's "Expect: 100-continue" itself (by reading the body).
+# A client's replica credential is never passed on: only the gateway sets it.
 _REQUEST_DROPPED = frozenset(
     name.encode() for name in HOP_BY_HOP | {"host", "content-length", "expect", "x-forwarded-for"}
-)
+) | {REPLICA_KEY_HEADER}
 _RESPONSE_DROPPED = frozenset(name.encode() for name in HOP_BY_HOP | {"date"})  # ours is added
 
 

@@ -8,7 +8,9 @@ and a lane with no worker and no copy is forgotten, so a killed shadow costs not
 
 Each copy's answer is read (at most ``max_bytes``; larger ones count as answered but are
 not compared), timed, and handed to the request's :class:`~mvi.manager.gateway.shadows.Exchange`,
-which compares it with the main's answer. The shadow's answer goes nowhere else.
+which compares it with the main's answer. The shadow's answer goes nowhere else. A shadow
+with several replicas gets each copy on one of them, chosen by the gateway's
+:class:`~mvi.manager.gateway.balancer.Balancer` as for the main's requests.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from mvi._exceptions import UpstreamError
+from mvi._exceptions import UpstreamError, UpstreamRefused
+from mvi.manager.gateway.balancer import Balancer, Endpoint
 from mvi.manager.gateway.routing import Route
 from mvi.manager.gateway.shadows import Answer, Exchange, ShadowBook, ShadowStats
-from mvi.manager.gateway.upstream import UpstreamPool
+from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
+from mvi.serving.credential import REPLICA_KEY_HEADER
 
 __all__ = ["SHADOW_HEADER", "Mirror"]
 
@@ -36,6 +40,7 @@ _COPY_DROPPED = frozenset({b"accept-encoding", SHADOW_HEADER})
 
 @dataclass(frozen=True)
 class _Copy:
+    key: str
     port: int
     method: str
     target: bytes
@@ -59,6 +64,7 @@ class Mirror:
     def __init__(
         self,
         book: ShadowBook,
+        balancer: Balancer,
         pool: UpstreamPool,
         *,
         queue_size: int,
@@ -67,6 +73,7 @@ class Mirror:
         idle: float = 30.0,
     ) -> None:
         self.book = book
+        self.balancer = balancer
         self.pool = pool
         self.queue_size = queue_size
         self.concurrency = concurrency
@@ -103,7 +110,10 @@ class Mirror:
             return False
         copy_headers = [(k, v) for k, v in headers if k not in _COPY_DROPPED]
         copy_headers.append((SHADOW_HEADER, b"1"))
+        if shadow.replica_secret:
+            copy_headers.append((REPLICA_KEY_HEADER, shadow.replica_secret.encode()))
         copy = _Copy(
+            shadow.key,
             shadow.port,
             method,
             shadow.root.encode("ascii") + tail,
@@ -146,9 +156,7 @@ class Mirror:
         stats.mirrored += 1
         started = time.perf_counter()
         try:
-            response = await self.pool.request(
-                copy.method, copy.port, copy.target, copy.headers, copy.body
-            )
+            response = await self._request(copy)
             try:
                 body = await response.read(self.max_bytes)
             finally:
@@ -163,6 +171,29 @@ class Mirror:
             return
         stats.answered(response.status, time.perf_counter() - started)
         copy.exchange.shadow_answered(stats, Answer(response.status, body))
+
+    async def _request(self, copy: _Copy) -> UpstreamResponse:
+        """Send ``copy`` to one replica of its shadow, another one if it is refused."""
+        balancer, tried = self.balancer, list[Endpoint]()
+        while True:
+            endpoint = balancer.pick(copy.key, tried) or Endpoint("127.0.0.1", copy.port)
+            balancer.acquire(copy.key, endpoint)
+            try:
+                return await self.pool.request(
+                    copy.method,
+                    endpoint.port,
+                    copy.target,
+                    copy.headers,
+                    copy.body,
+                    host=endpoint.host,
+                )
+            except UpstreamRefused:
+                balancer.failed(copy.key, endpoint)
+                tried.append(endpoint)
+                if not [e for e in balancer.endpoints(copy.key) if e not in tried]:
+                    raise
+            finally:
+                balancer.release(copy.key, endpoint)
 
     async def aclose(self) -> None:
         """Stop every worker (queued copies are dropped) and close the connections."""

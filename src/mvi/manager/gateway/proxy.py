@@ -18,6 +18,11 @@ the main's answer a copy of at most that size is kept to compare with the shadow
 :class:`RoutingTable` (which version serves what, without I/O) is kept current by the fleet;
 switching a main is one assignment, atomic for the requests that follow, while a request
 already forwarded finishes on the version it went to.
+
+A version with several replicas is balanced by :class:`~mvi.manager.gateway.balancer.Balancer`
+(fewest requests outstanding); when a replica refuses or resets the connection before a
+single byte of its answer, the request (if its body was read whole) goes to another replica,
+each tried once. Shadows get their copies through the same balancer.
 """
 
 from __future__ import annotations
@@ -32,14 +37,17 @@ from mvi._exceptions import (
     ClientDisconnected,
     RouteError,
     UpstreamError,
+    UpstreamRefused,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from mvi.manager.gateway.balancer import Balancer, Endpoint
 from mvi.manager.gateway.headers import request_headers, response_headers, upstream_target
 from mvi.manager.gateway.mirror import Mirror
 from mvi.manager.gateway.routing import Resolution, Route, RoutingTable
 from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
 from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
+from mvi.serving.credential import REPLICA_KEY_HEADER
 from mvi.settings import Settings
 
 __all__ = ["Gateway", "clarify_not_found"]
@@ -135,10 +143,13 @@ class Gateway:
         self.policy = policy or MirrorPolicy()
         self.mirror_max_bytes = mirror_max_bytes
         self.pool = UpstreamPool(timeout=timeout, max_connections=max_connections)
+        self.balancer = Balancer()
+        """The replicas of every version, kept current by the fleet."""
         self.shadows = ShadowBook()
         """The statistics of every shadow (in memory)."""
         self.mirror = Mirror(
             self.shadows,
+            self.balancer,
             UpstreamPool(timeout=shadow_timeout or timeout, max_connections=max_connections),
             queue_size=shadow_queue_size,
             concurrency=shadow_concurrency,
@@ -220,19 +231,51 @@ class Gateway:
         exchange: Exchange | None,
     ) -> None:
         route = resolution.route
+        key = route.key
+        balancer = self.balancer
+        if route.replica_secret:
+            headers = [*headers, (REPLICA_KEY_HEADER, route.replica_secret.encode())]
+        target = upstream_target(scope, route)
         kept: Answer | None = None
+        tried: list[Endpoint] = []
+        endpoint: Endpoint | None = None
         try:
-            try:
-                response = await self.pool.request(
-                    method, route.port, upstream_target(scope, route), headers, body, length=length
-                )
-            except UpstreamError as exc:
-                await self._failed(send, route, exc)
-                return
-            except ClientDisconnected:
-                return
+            while True:
+                chosen = balancer.pick(key, tried)
+                if chosen is None:  # no replica table (yet): the route's own port
+                    chosen = Endpoint("127.0.0.1", route.port)
+                balancer.acquire(key, chosen)
+                endpoint = chosen
+                try:
+                    response = await self.pool.request(
+                        method, chosen.port, target, headers, body, length=length, host=chosen.host
+                    )
+                    break
+                except UpstreamRefused as exc:
+                    balancer.failed(key, chosen)
+                    balancer.release(key, chosen)
+                    endpoint = None
+                    tried.append(chosen)
+                    others = [e for e in balancer.endpoints(key) if e not in tried]
+                    if isinstance(body, AsyncIterator) or not others:
+                        await self._failed(send, route, exc)
+                        return
+                    logger.debug(
+                        "%s: %s:%d refused (%s); trying another replica",
+                        key,
+                        chosen.host,
+                        chosen.port,
+                        exc,
+                    )
+                except UpstreamError as exc:
+                    await self._failed(send, route, exc)
+                    return
             kept = await self._answer(send, response, resolution, keep=exchange is not None)
+        except ClientDisconnected:
+            return
         finally:
+            if endpoint is not None:
+                balancer.release(key, endpoint)
             if exchange is not None:
                 exchange.main_answered(kept)
 

@@ -34,6 +34,8 @@ class Route:
     """Whether it gets copies of the main's mirrored requests while it is not the main."""
     shadow_percent: int = 100
     """The share (0-100) of those requests it gets."""
+    replica_secret: str = ""
+    """The credential its replicas demand (``x-mvi-replica-key``); empty: none."""
 
     @property
     def key(self) -> str:

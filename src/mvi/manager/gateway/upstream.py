@@ -15,8 +15,10 @@ reverse proxy to its own loopback services needs:
 
 A reused connection that turns out closed before a single byte of the answer arrived
 (the service went away between requests) is retried once on a new one, if the body can be
-sent again. Failures are :class:`UpstreamUnavailable` (the gateway's 502) and
-:class:`UpstreamTimeout` (504).
+sent again. Failures are :class:`UpstreamUnavailable` (the gateway's 502; its
+:class:`UpstreamRefused` when not a byte of the answer came, so that the gateway may try
+another replica) and :class:`UpstreamTimeout` (504). Services are on 127.0.0.1 unless a
+request names another host (a replica on a cluster node).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import cast
 
 import httptools
 
-from mvi._exceptions import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mvi._exceptions import UpstreamError, UpstreamRefused, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = ["IDLE_LIMIT", "UpstreamPool", "UpstreamResponse"]
 
@@ -47,8 +49,8 @@ def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
 class _UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection; it carries one exchange at a time."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, host: str, port: int) -> None:
+        self.address = (host, port)
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -266,10 +268,14 @@ class UpstreamResponse:
 
 
 def _head(
-    method: str, target: bytes, port: int, headers: list[tuple[bytes, bytes]], framing: bytes
+    method: str,
+    target: bytes,
+    address: tuple[str, int],
+    headers: list[tuple[bytes, bytes]],
+    framing: bytes,
 ) -> bytes:
-    lines = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: 127.0.0.1:"]
-    lines.append(str(port).encode("ascii"))
+    lines = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: "]
+    lines.append(f"{address[0]}:{address[1]}".encode("ascii"))
     lines.append(b"\r\n")
     for name, value in headers:
         lines += [name, b": ", value, b"\r\n"]
@@ -286,7 +292,7 @@ class UpstreamPool:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
-        self._idle: dict[int, list[_UpstreamConnection]] = {}
+        self._idle: dict[tuple[str, int], list[_UpstreamConnection]] = {}
         self._open = 0
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
@@ -303,7 +309,7 @@ class UpstreamPool:
         connection.idle_since = time.monotonic()
         connection.reused = True
         connection._reset()
-        self._idle.setdefault(connection.port, []).append(connection)
+        self._idle.setdefault(connection.address, []).append(connection)
         self._free_slot()
 
     def _discard(self, connection: _UpstreamConnection) -> None:
@@ -315,7 +321,7 @@ class UpstreamPool:
         if self._slots is not None:
             self._slots.release()
 
-    async def _connection(self, port: int, deadline: float) -> _UpstreamConnection:
+    async def _connection(self, address: tuple[str, int], deadline: float) -> _UpstreamConnection:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_connections)
         if self._slots.locked():  # only then is a bounded wait worth its cost
@@ -328,7 +334,7 @@ class UpstreamPool:
                 ) from None
         else:
             await self._slots.acquire()
-        idle = self._idle.get(port)
+        idle = self._idle.get(address)
         now = time.monotonic()
         while idle:
             connection = idle.pop()
@@ -341,14 +347,14 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(min(self.connect_timeout, left)):
                 _, protocol = await loop.create_connection(
-                    lambda: _UpstreamConnection(port), "127.0.0.1", port
+                    lambda: _UpstreamConnection(*address), *address
                 )
         except TimeoutError:
             self._free_slot()
             raise UpstreamTimeout(f"no connection within {self.connect_timeout:g}s") from None
         except OSError as exc:
             self._free_slot()
-            raise UpstreamUnavailable(exc.strerror or type(exc).__name__) from None
+            raise UpstreamRefused(exc.strerror or type(exc).__name__) from None
         except BaseException:
             self._free_slot()
             raise
@@ -365,33 +371,38 @@ class UpstreamPool:
         *,
         length: int | None = None,
         timeout: float | None = None,
+        host: str = "127.0.0.1",
     ) -> UpstreamResponse:
         """Send one request and wait for the start of its answer.
 
         ``target`` is the path and query; ``headers`` must not hold ``host``,
         ``content-length`` or ``transfer-encoding`` (the body's framing is set here: its
         size for bytes, ``length`` for a stream, else chunked). The caller closes the
-        response when done with it.
+        response when done with it. :class:`UpstreamRefused` means that not a byte of an
+        answer came (the connection was refused, or closed or reset at once).
         """
         if self._closed:
             raise UpstreamUnavailable("the gateway is shutting down")
         timeout = self.timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        address = (host, port)
         for attempt in (1, 2):
-            connection = await self._connection(port, deadline)
+            connection = await self._connection(address, deadline)
             connection.head_only = method == "HEAD"
             try:
-                await self._send(connection, method, port, target, headers, body, length, timeout)
+                await self._send(connection, method, target, headers, body, length, timeout)
                 while not connection.head_done:
                     if connection.error is not None:
                         raise connection.error
                     await connection.wait(max(deadline - loop.time(), 0.0), timeout)
-            except UpstreamUnavailable:
+            except UpstreamUnavailable as exc:
                 self._discard(connection)
                 retry = connection.reused and not connection.received
                 if attempt == 1 and retry and not isinstance(body, AsyncIterator):
                     continue
+                if not connection.received:
+                    raise UpstreamRefused(str(exc)) from None
                 raise
             except BaseException:
                 self._discard(connection)
@@ -403,7 +414,6 @@ class UpstreamPool:
         self,
         connection: _UpstreamConnection,
         method: str,
-        port: int,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
         body: bytes | AsyncIterator[bytes] | None,
@@ -414,11 +424,11 @@ class UpstreamPool:
         if transport is None or connection.closed:
             raise UpstreamUnavailable("the service closed the connection")
         if body is None:
-            transport.write(_head(method, target, port, headers, b""))
+            transport.write(_head(method, target, connection.address, headers, b""))
             return
         if isinstance(body, bytes):
             framing = b"content-length: %d\r\n" % len(body)
-            transport.write(_head(method, target, port, headers, framing) + body)
+            transport.write(_head(method, target, connection.address, headers, framing) + body)
             await connection.drain(timeout)
             return
         chunked = length is None
@@ -427,7 +437,7 @@ class UpstreamPool:
             if chunked
             else b"content-length: %d\r\n" % (length or 0)
         )
-        transport.write(_head(method, target, port, headers, framing))
+        transport.write(_head(method, target, connection.address, headers, framing))
         async for chunk in body:
             if connection.closed:
                 break

@@ -53,6 +53,12 @@ class LaunchSpec:
     port: int
     root_path: str
     log_path: Path
+    replicas: int = 1
+    """How many replicas should run (a runtime with replicas reads it; this one runs one)."""
+    cpus: float = 1.0
+    """CPUs each replica reserves on a cluster."""
+    memory_mb: int = 0
+    """Memory (MiB) each replica reserves on a cluster (0: none)."""
 
     @property
     def key(self) -> str:
