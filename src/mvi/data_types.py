@@ -37,7 +37,6 @@ __all__ = [
     "DataFrameInput",
     "DataFrameOutput",
     "NDArray",
-    "is_array",
 ]
 
 
