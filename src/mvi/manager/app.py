@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI, Request, params
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from starlette.types import Receive, Scope, Send
@@ -50,6 +51,7 @@ from mvi.manager.notifications.store import NotificationStore
 from mvi.manager.registry import Registry, create_registry_engine
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import StatusEvent
+from mvi.serving.http import validation_failed
 from mvi.settings import Settings, get_settings
 
 __all__ = ["ManagerApp", "create_app", "manager_url"]
@@ -240,6 +242,7 @@ def create_app(
         lifespan=lifespan,
     )
     api.add_exception_handler(ManagerError, _manager_error)
+    api.add_exception_handler(RequestValidationError, validation_failed)
     # declares the bearer token in the OpenAPI document (the guard does the checking)
     bearer = Depends(HTTPBearer(auto_error=False, description="A token from `mvi login`."))
     api.include_router(api_router([bearer, *api_dependencies]))
