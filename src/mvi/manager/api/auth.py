@@ -117,7 +117,7 @@ async def login(body: LoginIn, request: Request, response: Response) -> TokenOut
     settings: Settings = request.app.state.settings
     limiter: LoginLimiter = request.app.state.login_limiter
     client = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(client, time.monotonic())
+    wait = limiter.attempt(client, time.monotonic())  # counted before the check: no race
     if wait is not None:
         seconds = max(1, math.ceil(wait))
         raise HTTPException(
@@ -128,7 +128,6 @@ async def login(body: LoginIn, request: Request, response: Response) -> TokenOut
     authority = _authority(request)
     ok = await asyncio.to_thread(authority.check_password, body.username, body.password)
     if not ok:
-        limiter.failed(client, time.monotonic())
         logger.info("a failed login from %s", client)
         await asyncio.sleep(_FAILURE_DELAY)
         raise NotAuthenticated("Wrong user name or password")
