@@ -89,6 +89,9 @@ class ServiceSettings(_Group):
     graceful_timeout: int = Field(
         30, ge=1, description="Seconds in-flight requests get to finish on SIGTERM/SIGINT."
     )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request line and headers (431 beyond)."
+    )
 
     # -- identity, given by the manager ----------------------------------------------
     service_name: str = Field("service", description="Name of this service.")
@@ -218,6 +221,9 @@ class ManagerSettings(_Group):
         None,
         description="SQLAlchemy URL of the registry (default: SQLite file registry.db in "
         "the data directory), e.g. postgresql+psycopg://user@host/db.",
+    )
+    manager_max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request line and headers (431 beyond)."
     )
     manager_max_upload_bytes: int = Field(
         200 * 1024 * 1024, ge=1, description="Largest deploy archive accepted (413 beyond)."

@@ -20,6 +20,7 @@ import uvicorn
 from mvi._exceptions import ConfigurationError
 from mvi.manager.app import create_app
 from mvi.manager.layout import DataDir, DataDirLock
+from mvi.serving.protocols import bounded_protocol
 from mvi.serving.server import LOG_FORMAT, GracefulServer
 from mvi.settings import Settings
 
@@ -65,6 +66,7 @@ def uvicorn_config(settings: Settings, lock: DataDirLock) -> uvicorn.Config:
         lifespan="on",
         timeout_graceful_shutdown=_GRACEFUL_TIMEOUT,
         server_header=False,
+        http=bounded_protocol(settings.manager_max_header_bytes),
         proxy_headers=False,  # the gateway adds X-Forwarded-* itself, from the real peer
     )
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from mvi.serving.app import ServiceApp
+from mvi.serving.protocols import bounded_protocol
 
 if TYPE_CHECKING:
     from mvi.serving.service import Service
@@ -71,6 +72,7 @@ def uvicorn_config(service: Service, settings: Settings, **overrides: Any) -> uv
         "lifespan": "on",
         "timeout_graceful_shutdown": settings.graceful_timeout,
         "server_header": False,
+        "http": bounded_protocol(settings.max_header_bytes),
         **overrides,
     }
     return uvicorn.Config(ServiceApp(service, service.app), **options)
