@@ -8,11 +8,13 @@ itself, answers ``Expect: 100-continue`` itself (by reading the body), and adds
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.types import Scope
 
-from mvi.manager.gateway.routing import PREFIX, Route
+from mvi.manager.gateway.routing import Resolution
 
-__all__ = ["HOP_BY_HOP", "request_headers", "response_headers", "upstream_target"]
+__all__ = ["HOP_BY_HOP", "request_headers", "response_headers", "sent_path", "upstream_target"]
 
 HOP_BY_HOP = frozenset(
     {
@@ -104,15 +106,18 @@ def response_headers(
     return headers, length, plain
 
 
-def upstream_target(scope: Scope, route: Route) -> bytes:
-    """``{root}/{tail}?{query}`` with the tail exactly as the client sent it."""
+def sent_path(scope: Scope) -> str:
+    """The request's path as the client sent it (percent-escapes kept, no query): what the
+    gateway routes on (:meth:`~mvi.manager.gateway.routing.RoutingTable.resolve`)."""
     raw_path: bytes | None = scope.get("raw_path")
     if raw_path:
-        tail = raw_path[len(PREFIX) :].partition(b"?")[0].partition(b"/")[2]
-    else:
-        from urllib.parse import quote
+        return raw_path.partition(b"?")[0].decode("latin-1")
+    return quote(scope["path"])
 
-        tail = quote(scope["path"][len(PREFIX) :].partition("/")[2]).encode("ascii")
-    target = route.root.encode("ascii") + b"/" + tail
+
+def upstream_target(scope: Scope, resolution: Resolution) -> bytes:
+    """``{root}/{tail}?{query}``: the resolved path (the tail exactly as the client sent
+    it) and the query."""
+    target = resolution.path.encode("latin-1")
     query: bytes = scope.get("query_string", b"")
     return target + b"?" + query if query else target

@@ -35,7 +35,12 @@ from mvi._exceptions import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from mvi.manager.gateway.headers import request_headers, response_headers, upstream_target
+from mvi.manager.gateway.headers import (
+    request_headers,
+    response_headers,
+    sent_path,
+    upstream_target,
+)
 from mvi.manager.gateway.mirror import Mirror
 from mvi.manager.gateway.routing import Resolution, Route, RoutingTable
 from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
@@ -58,9 +63,10 @@ def clarify_not_found(route: Route, tail: str, status: int, body: bytes) -> byte
     the service's own answer."""
     if status != 404 or body.strip() != _STARLETTE_NOT_FOUND:
         return None
+    tail = tail.split("?")[0]
     detail = (
-        f"Service {route.name} {route.version} has no entrypoint or route {tail.split('?')[0]!r}; "
-        f"its entrypoints are listed at {route.root}/docs"
+        f"Service {route.name} {route.version} has no entrypoint or route {tail!r} "
+        f"(forwarded as {route.root}/{tail}); its entrypoints are listed at {route.root}/docs"
     )
     return orjson.dumps({"detail": detail})
 
@@ -180,7 +186,7 @@ class Gateway:
             await _error(send, 404, "The gateway forwards HTTP requests only")
             return
         try:
-            resolution = self.routes.resolve(scope["path"])
+            resolution = self.routes.resolve(sent_path(scope))
         except RouteError as exc:
             await _error(send, exc.status, exc.detail)
             return
@@ -201,7 +207,7 @@ class Gateway:
                     self.shadows.stats(shadow.key).dropped_too_large += 1
             else:
                 exchange = Exchange()
-                tail_target = upstream_target(scope, route)[len(route.root) :]
+                tail_target = upstream_target(scope, resolution)[len(route.root) :]
                 for shadow in shadows:
                     self.mirror.submit(shadow, method, tail_target, headers, body, exchange)
         if isinstance(body, bytes):
@@ -224,10 +230,15 @@ class Gateway:
         try:
             try:
                 response = await self.pool.request(
-                    method, route.port, upstream_target(scope, route), headers, body, length=length
+                    method,
+                    route.port,
+                    upstream_target(scope, resolution),
+                    headers,
+                    body,
+                    length=length,
                 )
             except UpstreamError as exc:
-                await self._failed(send, route, exc)
+                await self._failed(send, resolution, exc)
                 return
             except ClientDisconnected:
                 return
@@ -252,7 +263,8 @@ class Gateway:
                 data = await response.read(None if response.complete else length)
                 if data is None:
                     raise UpstreamUnavailable("the service's answer was longer than it said")
-                clearer = clarify_not_found(route, resolution.tail, response.status, data)
+                sent_tail = resolution.path[len(route.root) + 1 :]
+                clearer = clarify_not_found(route, sent_tail, response.status, data)
                 if clearer is not None:
                     headers = [(k, v) for k, v in headers if k != b"content-length"]
                     headers.append((b"content-length", str(len(clearer)).encode()))
@@ -283,25 +295,28 @@ class Gateway:
             return Answer(response.status, b"".join(copy)) if copy is not None else None
         except UpstreamError as exc:
             if not started:
-                await self._failed(send, route, exc)
+                await self._failed(send, resolution, exc)
             else:  # the answer broke off after it started: the client sees it cut short
                 logger.warning("%s %s: the answer broke off: %s", route.name, route.version, exc)
             return None
         finally:
             response.close(abandon=not finished)
 
-    async def _failed(self, send: Send, route: Route, exc: UpstreamError) -> None:
-        """Answer 504 for a timeout, 502 for any other failure of the upstream."""
+    async def _failed(self, send: Send, resolution: Resolution, exc: UpstreamError) -> None:
+        """Answer 504 for a timeout, 502 for any other failure of the upstream; both name
+        the path that was forwarded."""
+        route = resolution.route
         if isinstance(exc, UpstreamTimeout):
             await _error(
                 send,
                 504,
-                f"Service {route.name} {route.version} did not answer within {self.timeout:g}s",
+                f"Service {route.name} {route.version} did not answer {resolution.path} "
+                f"within {self.timeout:g}s",
             )
         else:
             await _error(
                 send,
                 502,
-                f"Service {route.name} {route.version} cannot be reached ({exc}); "
-                f"see `mvi logs {route.name} {route.version}`",
+                f"Service {route.name} {route.version} cannot be reached at {resolution.path} "
+                f"({exc}); see `mvi logs {route.name} {route.version}`",
             )
