@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import socket
 import sys
 from pathlib import Path
 
@@ -71,12 +72,29 @@ def uvicorn_config(settings: Settings, lock: DataDirLock) -> uvicorn.Config:
     )
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port`` (as uvicorn binds its own)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}); choose another port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(settings: Settings) -> int:
     """Serve the manager of ``settings`` until SIGTERM or SIGINT; the exit status.
 
     0 after a graceful stop, 1 when it did not start (its log says why). Raises
     :class:`ConfigurationError`, before anything runs, for settings that cannot work: no
-    fixed port, a data directory that cannot be made, or one another manager holds.
+    fixed port, a data directory that cannot be made, or one another manager holds. With
+    ``MVI_MANAGER_GATEWAY_PORT`` the same server also listens there (the gateway only).
     """
     if settings.manager_port == 0:
         raise ConfigurationError(
@@ -95,7 +113,15 @@ def serve(settings: Settings) -> int:
             layout.manager_log, settings.manager_log_max_bytes, settings.manager_log_backups
         )
         server = GracefulServer(uvicorn_config(settings, lock))
-        server.run()
+        sockets = None
+        if settings.manager_gateway_port is not None:  # the gateway on an origin of its own
+            host = settings.manager_host
+            sockets = [
+                _listen(host, settings.manager_port),
+                _listen(host, settings.manager_gateway_port),
+            ]
+            logger.info("the gateway also listens on %s:%d", host, settings.manager_gateway_port)
+        server.run(sockets=sockets)
     finally:
         lock.release()
     if not server.started:

@@ -36,8 +36,10 @@ from mvi._exceptions import (
     UpstreamUnavailable,
 )
 from mvi.manager.gateway.headers import (
+    local_redirects,
     request_headers,
     response_headers,
+    security_headers,
     sent_path,
     upstream_target,
 )
@@ -134,8 +136,13 @@ class Gateway:
         shadow_concurrency: int = 4,
         shadow_timeout: float | None = None,
         mirror_max_bytes: int = 1024 * 1024,
+        public_url: str | None = None,
+        own_port: int | None = None,
     ) -> None:
         self.routes = routes
+        self.public_url = public_url
+        self.own_port = own_port
+        """The gateway's own port, if it has one (``MVI_MANAGER_GATEWAY_PORT``)."""
         self.timeout = timeout
         self.max_connections = max_connections
         self.policy = policy or MirrorPolicy()
@@ -164,6 +171,8 @@ class Gateway:
             shadow_concurrency=settings.manager_shadow_concurrency,
             shadow_timeout=settings.manager_shadow_timeout,
             mirror_max_bytes=settings.manager_mirror_max_bytes,
+            public_url=settings.manager_public_url,
+            own_port=settings.manager_gateway_port,
         )
 
     async def aclose(self) -> None:
@@ -181,10 +190,22 @@ class Gateway:
             if sampler.admit(shadow.key, shadow.shadow_percent)
         ]
 
+    def _secured(self, scope: Scope, send: Send) -> Send:
+        server = scope.get("server") or ("", 0)
+        added = security_headers(server[1] == self.own_port)
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
+            await send(message)
+
+        return secured
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await _error(send, 404, "The gateway forwards HTTP requests only")
             return
+        send = self._secured(scope, send)
         try:
             resolution = self.routes.resolve(sent_path(scope))
         except RouteError as exc:
@@ -193,7 +214,7 @@ class Gateway:
         route = resolution.route
         method: str = scope["method"]
         shadows = self._shadows_for(resolution, method)
-        headers, length, has_body = request_headers(scope)
+        headers, length, has_body = request_headers(scope, self.public_url)
         body: bytes | AsyncIterator[bytes] | None = None
         try:
             if has_body:
@@ -257,6 +278,7 @@ class Gateway:
         """
         headers, length, plain = response_headers(response.headers)
         route = resolution.route
+        headers = local_redirects(headers, route.port)
         started = finished = False
         try:
             if response.complete or (length is not None and length <= _INLINE_BODY):
