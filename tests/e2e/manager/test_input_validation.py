@@ -34,7 +34,7 @@ def send_raw(client: httpx.Client, method: str, path: str, body: str) -> httpx.R
         ("POST", "/api/login", '{{"username": "admin", "password": {v}}}', True),
         ("POST", "/api/tokens", '{{"days": {v}, "note": "nan"}}', False),
         ("PATCH", "/api/services/{name}/1.0.0/shadow", '{{"percent": {v}}}', False),
-        ("POST", "/api/notifications", '{{"message": "m", "severity": "INFO", "timer": {v}}}', False),
+        ("POST", "/api/notifications", '{{"message": "m", "severity": 0, "timer": {v}}}', False),
     ],
 )
 def test_a_non_finite_number_in_a_body_is_a_422_with_a_json_body(

@@ -114,7 +114,7 @@ class Guard:
         except PermissionDenied as exc:
             return principal, access, exc
         if from_cookie and scope.get("method", "GET").upper() in UNSAFE_METHODS:
-            refusal = origin_refusal(scope["headers"], own_origins(scope, self.public_url))
+            refusal = origin_refusal(scope["headers"], self._own(scope))
             if refusal is not None:
                 return principal, access, CrossSiteRequest(refusal)
         return principal, access, None
@@ -140,8 +140,15 @@ class Guard:
             return None
         if not any(name == b"origin" for name, _ in scope.get("headers", ())):
             return None
-        refusal = origin_refusal(scope["headers"], own_origins(scope, self.public_url))
+        refusal = origin_refusal(scope["headers"], self._own(scope))
         return CrossSiteRequest(refusal) if refusal is not None else None
+
+    def _own(self, scope: Scope) -> frozenset[str]:
+        """The origins a change may come from: the public URL's (or the request's own);
+        on the gateway's port, the gateway's own (the origin the request was sent to)."""
+        server = scope.get("server") or ("", 0)
+        on_gateway = self.gateway_port is not None and server[1] == self.gateway_port
+        return own_origins(scope, None if on_gateway else self.public_url)
 
     async def _csrf_refusal(
         self, scope: Scope, receive: Receive, principal: Principal | None
