@@ -57,6 +57,8 @@
         ├── OperationRefused      403: e.g. killing the main while other versions exist
         ├── NotAuthenticated      401: no token, or one that is expired, revoked or forged
         ├── PermissionDenied      403: the token may not do this (e.g. a service token)
+        ├── CrossSiteRequest      403: a change made with the login cookie lacks its CSRF
+        │                              token or comes from another origin
         ├── ManagerStarting       503: the manager is not ready yet; try again in a moment
         ├── ClusterUnavailable    503: the Ray runtime is not installed or cannot be reached
         ├── InvalidManifest       422: an exported Kubernetes manifest fails its validation
@@ -78,6 +80,7 @@ __all__ = [
     "ClientDisconnected",
     "ClusterUnavailable",
     "ConfigurationError",
+    "CrossSiteRequest",
     "DeployInProgress",
     "EntrypointDefinitionError",
     "FrameError",
@@ -487,6 +490,13 @@ class NotAuthenticated(ManagerError):
 
 class PermissionDenied(ManagerError):
     """The token is valid but may not do this, e.g. a service's token on a management route."""
+
+    status_code = 403
+
+
+class CrossSiteRequest(ManagerError):
+    """A change authenticated by the login cookie came from another origin or without the
+    session's CSRF token (``X-CSRF-Token``); send both, or use ``Authorization: Bearer``."""
 
     status_code = 403
 

@@ -89,6 +89,9 @@ class ServiceSettings(_Group):
     graceful_timeout: int = Field(
         30, ge=1, description="Seconds in-flight requests get to finish on SIGTERM/SIGINT."
     )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request line and headers (431 beyond)."
+    )
 
     # -- identity, given by the manager ----------------------------------------------
     service_name: str = Field("service", description="Name of this service.")
@@ -276,10 +279,27 @@ class ManagerSettings(_Group):
     manager_port: int = Field(
         8000, ge=0, le=65535, description="Port of the manager's API and gateway (`--port`)."
     )
+    manager_public_url: str | None = Field(
+        None,
+        description="URL browsers reach the manager at (e.g. https://mvi.example.com behind "
+        "TLS): the only Origin a change made with the login cookie may come from, and the "
+        "X-Forwarded-Host/-Proto given to services (default: the request's own Host).",
+    )
+    manager_gateway_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Also serve the gateway (/services/...) alone on this port, an origin "
+        "of its own, where browsers open service pages (the main port's /services/ then "
+        "refuses the login cookie); recommended in production.",
+    )
     manager_db_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the registry (default: SQLite file registry.db in "
         "the data directory), e.g. postgresql+psycopg://user@host/db.",
+    )
+    manager_max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request line and headers (431 beyond)."
     )
     manager_max_upload_bytes: int = Field(
         200 * 1024 * 1024, ge=1, description="Largest deploy archive accepted (413 beyond)."
@@ -467,6 +487,17 @@ class ManagerSettings(_Group):
         description="Emails waiting to be sent, at most (beyond, new ones are dropped and a "
         "manager notification says so).",
     )
+
+    @field_validator("manager_public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest or "/" in rest:
+            raise ValueError(f"not an http(s)://host[:port] URL without a path: {value!r}")
+        return value
 
     @field_validator("manager_alert_emails", mode="before")
     @classmethod

@@ -23,9 +23,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI, Request, params
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from mvi._exceptions import (
     BuildFailed,
@@ -37,6 +38,7 @@ from mvi._version import __version__
 from mvi.manager import migrations
 from mvi.manager.api import api_router
 from mvi.manager.auth.credentials import ADMIN, Authority, load_or_create_secret
+from mvi.manager.auth.csrf import CsrfTokens
 from mvi.manager.auth.guard import Guard, challenge
 from mvi.manager.auth.login_limiter import LoginLimiter
 from mvi.manager.fleet.operations import Fleet
@@ -47,9 +49,11 @@ from mvi.manager.notifications.mailer import Mailer, SmtpConfig
 from mvi.manager.notifications.notifier import Notifier
 from mvi.manager.notifications.rules import CrashLoopDetector
 from mvi.manager.notifications.store import NotificationStore
+from mvi.manager.origins import own_origins, relative_location
 from mvi.manager.registry import Registry, create_registry_engine
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import StatusEvent
+from mvi.serving.http import validation_failed
 from mvi.settings import Settings, get_settings
 
 __all__ = ["ManagerApp", "create_app", "manager_url"]
@@ -134,12 +138,27 @@ def _status_listener(notifier: Notifier) -> Callable[[StatusEvent], Awaitable[No
 
 
 class ManagerApp:
-    """``/services/...`` to the gateway, everything else (and the lifespan) to FastAPI."""
+    """``/services/...`` to the gateway, everything else (and the lifespan) to FastAPI.
 
-    def __init__(self, api: FastAPI, gateway: Gateway, guard: Guard | None = None) -> None:
+    On the gateway's own port (``gateway_port``) only ``/services/...`` is served. A
+    redirect of the API to the manager's own origin is made relative, so a forged ``Host``
+    never names where the client goes.
+    """
+
+    def __init__(
+        self,
+        api: FastAPI,
+        gateway: Gateway,
+        guard: Guard | None = None,
+        *,
+        gateway_port: int | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self.api = api
         self.gateway = gateway
         self.guard = guard
+        self.gateway_port = gateway_port
+        self.public_url = public_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.guard is not None and scope["type"] != "lifespan":
@@ -151,7 +170,27 @@ class ManagerApp:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):
             await self.gateway(scope, receive, send)
             return
+        server = scope.get("server") or ("", 0)
+        if self.gateway_port is not None and server[1] == self.gateway_port:
+            detail = f"Port {self.gateway_port} serves the gateway only (/services/...)"
+            await JSONResponse({"detail": detail}, status_code=404)(scope, receive, send)
+            return
+        if scope["type"] == "http":
+            send = self._relative_redirects(scope, send)
         await self.api(scope, receive, send)
+
+    def _relative_redirects(self, scope: Scope, send: Send) -> Send:
+        async def relative(message: Message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+                own = {*own_origins(scope, self.public_url), *own_origins(scope, None)}
+                headers = [
+                    (key, relative_location(value, own) if key == b"location" else value)
+                    for key, value in message.get("headers", ())
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return relative
 
 
 def create_app(
@@ -163,7 +202,11 @@ def create_app(
     """The manager for ``settings``; ``api_dependencies`` guard every ``/api`` route."""
     settings = settings or get_settings()
     layout = DataDir(settings.home.expanduser().resolve())
-    guard = Guard(enabled=settings.manager_auth)
+    guard = Guard(
+        enabled=settings.manager_auth,
+        public_url=settings.manager_public_url,
+        gateway_port=settings.manager_gateway_port,
+    )
     url = manager_url(settings)
     routes = RoutingTable()
     gateway = Gateway.from_settings(routes, settings)
@@ -207,6 +250,7 @@ def create_app(
                 settings.manager_login_max_failures, settings.manager_login_window
             )
             guard.authority = authority
+            guard.csrf = app.state.csrf = CsrfTokens(secret)
             app.state.fleet = fleet
             app.state.stopping = asyncio.Event()
             app.state.started_at = datetime.now(UTC)
@@ -227,7 +271,7 @@ def create_app(
                 await gateway.aclose()
                 if notifier.mailer is not None:
                     await notifier.mailer.close(timeout=5.0)
-                guard.authority = None
+                guard.authority = guard.csrf = None
         finally:
             engine.dispose()
             held.release()
@@ -241,6 +285,7 @@ def create_app(
         lifespan=lifespan,
     )
     api.add_exception_handler(ManagerError, _manager_error)
+    api.add_exception_handler(RequestValidationError, validation_failed)
     # declares the bearer token in the OpenAPI document (the guard does the checking)
     bearer = Depends(HTTPBearer(auto_error=False, description="A token from `mvi login`."))
     api.include_router(api_router([bearer, *api_dependencies]))
@@ -249,4 +294,10 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    return ManagerApp(api, gateway, guard)
+    return ManagerApp(
+        api,
+        gateway,
+        guard,
+        gateway_port=settings.manager_gateway_port,
+        public_url=settings.manager_public_url,
+    )

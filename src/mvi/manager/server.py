@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import socket
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import uvicorn
 from mvi._exceptions import ConfigurationError
 from mvi.manager.app import create_app
 from mvi.manager.layout import DataDir, DataDirLock
+from mvi.serving.protocols import bounded_protocol
 from mvi.serving.server import LOG_FORMAT, GracefulServer
 from mvi.settings import Settings
 
@@ -65,8 +67,25 @@ def uvicorn_config(settings: Settings, lock: DataDirLock) -> uvicorn.Config:
         lifespan="on",
         timeout_graceful_shutdown=_GRACEFUL_TIMEOUT,
         server_header=False,
+        http=bounded_protocol(settings.manager_max_header_bytes),
         proxy_headers=False,  # the gateway adds X-Forwarded-* itself, from the real peer
     )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port`` (as uvicorn binds its own)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}); choose another port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(settings: Settings) -> int:
@@ -74,7 +93,8 @@ def serve(settings: Settings) -> int:
 
     0 after a graceful stop, 1 when it did not start (its log says why). Raises
     :class:`ConfigurationError`, before anything runs, for settings that cannot work: no
-    fixed port, a data directory that cannot be made, or one another manager holds.
+    fixed port, a data directory that cannot be made, or one another manager holds. With
+    ``MVI_MANAGER_GATEWAY_PORT`` the same server also listens there (the gateway only).
     """
     if settings.manager_port == 0:
         raise ConfigurationError(
@@ -93,7 +113,15 @@ def serve(settings: Settings) -> int:
             layout.manager_log, settings.manager_log_max_bytes, settings.manager_log_backups
         )
         server = GracefulServer(uvicorn_config(settings, lock))
-        server.run()
+        sockets = None
+        if settings.manager_gateway_port is not None:  # the gateway on an origin of its own
+            host = settings.manager_host
+            sockets = [
+                _listen(host, settings.manager_port),
+                _listen(host, settings.manager_gateway_port),
+            ]
+            logger.info("the gateway also listens on %s:%d", host, settings.manager_gateway_port)
+        server.run(sockets=sockets)
     finally:
         lock.release()
     if not server.started:

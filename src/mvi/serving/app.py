@@ -25,6 +25,7 @@ from mvi._exceptions import (
     UnknownVariable,
 )
 from mvi.serving.endpoint import EntrypointEndpoint, encode_json, validation_errors
+from mvi.serving.http import validation_failed
 from mvi.serving.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -301,6 +302,7 @@ def build_fastapi(service: Service) -> FastAPI:
         version=settings.service_version,
         lifespan=lifespan,
     )
+    app.add_exception_handler(RequestValidationError, validation_failed)
     app.include_router(_system_router(service))
     for entrypoint in service.entrypoints.values():
         add_entrypoint_route(app, service, entrypoint)

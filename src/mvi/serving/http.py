@@ -1,11 +1,21 @@
-"""Small ASGI helpers shared by the request paths: reading bounded bodies, sending answers."""
+"""Small ASGI helpers shared by the request paths: reading bounded bodies, sending answers.
+
+:func:`validation_failed` is the 422 answer of the FastAPI apps (a service's and the
+manager's): FastAPI's shape, with values JSON cannot hold (``NaN``, ``Infinity``) named as
+text instead of failing to encode, and one log line per rejected request.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
+from fastapi.exceptions import RequestValidationError
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from mvi._exceptions import BodyTooLarge, ClientDisconnected
@@ -19,7 +29,10 @@ __all__ = [
     "read_body",
     "request_headers",
     "send_response",
+    "validation_failed",
 ]
+
+logger = logging.getLogger("mvi.http")
 
 JSON = b"application/json"
 
@@ -174,3 +187,30 @@ async def send_response(
 def json_body(detail: Any, **extra: Any) -> bytes:
     """FastAPI's error shape: ``{"detail": ...}`` plus any extra fields."""
     return orjson.dumps({"detail": detail, **extra}, default=str)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float as its JSON5 name (``NaN``, ``Infinity``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+async def validation_failed(request: Request, exc: Exception) -> Response:
+    """422 for an invalid request, FastAPI's ``{"detail": [errors]}``; always encodable."""
+    assert isinstance(exc, RequestValidationError)
+    errors = _json_safe(list(exc.errors()))
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ())) if isinstance(first, dict) else ""
+    logger.info(
+        "%s %s refused (422): %s%s",
+        request.method,
+        request.url.path,
+        f"{where}: " if where else "",
+        first.get("msg", "invalid request") if isinstance(first, dict) else "invalid request",
+    )
+    return Response(json_body(errors), status_code=422, media_type="application/json")

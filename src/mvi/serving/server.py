@@ -18,6 +18,7 @@ import uvicorn
 
 from mvi.serving.app import ServiceApp
 from mvi.serving.credential import ReplicaGuard
+from mvi.serving.protocols import bounded_protocol
 
 if TYPE_CHECKING:
     from mvi.serving.service import Service
@@ -72,6 +73,7 @@ def uvicorn_config(service: Service, settings: Settings, **overrides: Any) -> uv
         "lifespan": "on",
         "timeout_graceful_shutdown": settings.graceful_timeout,
         "server_header": False,
+        "http": bounded_protocol(settings.max_header_bytes),
         **overrides,
     }
     app: Any = ServiceApp(service, service.app)

@@ -21,6 +21,7 @@ from mvi._exceptions import NotAuthenticated, PermissionDenied
 from mvi.manager.api.schemas import ErrorOut
 from mvi.manager.auth.access import Principal, TokenKind
 from mvi.manager.auth.credentials import Authority
+from mvi.manager.auth.csrf import CSRF_COOKIE, CsrfTokens
 from mvi.manager.auth.guard import PRINCIPAL_KEY
 from mvi.manager.auth.login_limiter import LoginLimiter
 from mvi.manager.auth.tokens import COOKIE_NAME
@@ -86,6 +87,11 @@ class TokenOut(TokenRecordOut):
 
     token: str
     token_type: str = "bearer"
+    csrf_token: str | None = Field(
+        None,
+        description="With a cookie login: the session's CSRF token, to send in X-CSRF-Token "
+        "(or a csrf_token form field) with every change made with the cookie.",
+    )
 
 
 def _authority(request: Request) -> Authority:
@@ -117,7 +123,7 @@ async def login(body: LoginIn, request: Request, response: Response) -> TokenOut
     settings: Settings = request.app.state.settings
     limiter: LoginLimiter = request.app.state.login_limiter
     client = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(client, time.monotonic())
+    wait = limiter.attempt(client, time.monotonic())  # counted before the check: no race
     if wait is not None:
         seconds = max(1, math.ceil(wait))
         raise HTTPException(
@@ -128,7 +134,6 @@ async def login(body: LoginIn, request: Request, response: Response) -> TokenOut
     authority = _authority(request)
     ok = await asyncio.to_thread(authority.check_password, body.username, body.password)
     if not ok:
-        limiter.failed(client, time.monotonic())
         logger.info("a failed login from %s", client)
         await asyncio.sleep(_FAILURE_DELAY)
         raise NotAuthenticated("Wrong user name or password")
@@ -138,16 +143,20 @@ async def login(body: LoginIn, request: Request, response: Response) -> TokenOut
         authority.issue, TokenKind.LOGIN, body.username, ttl=ttl, note=f"login from {client}"
     )
     logger.info("%s logged in from %s (token %s)", body.username, client, issued.record.jti)
+    csrf_token = None
     if body.cookie:
-        response.set_cookie(
-            COOKIE_NAME,
-            issued.token,
-            max_age=int(ttl),
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-    return TokenOut(**TokenRecordOut.of(issued.record).model_dump(), token=issued.token)
+        csrf: CsrfTokens = request.app.state.csrf
+        csrf_token = csrf.issue(issued.record.jti)
+        secure = request.url.scheme == "https"
+        for name, value, httponly in (
+            (COOKIE_NAME, issued.token, True),
+            (CSRF_COOKIE, csrf_token, False),  # the page's script reads it for X-CSRF-Token
+        ):
+            response.set_cookie(
+                name, value, max_age=int(ttl), httponly=httponly, samesite="strict", secure=secure
+            )
+    record = TokenRecordOut.of(issued.record).model_dump()
+    return TokenOut(**record, token=issued.token, csrf_token=csrf_token)
 
 
 @router.post("/logout", summary="Revoke the token of this request")
@@ -156,6 +165,7 @@ async def logout(request: Request, response: Response) -> TokenRecordOut:
     principal = _user(request)
     row = await asyncio.to_thread(_authority(request).revoke, principal.token_id)
     response.delete_cookie(COOKIE_NAME)
+    response.delete_cookie(CSRF_COOKIE)
     logger.info("%s logged out (token %s revoked)", principal.subject, row.jti)
     return TokenRecordOut.of(row)
 

@@ -1,4 +1,10 @@
-"""Slowing down password guessing: failed logins counted per client address, without I/O."""
+"""Slowing down password guessing: login attempts counted per client address, without I/O.
+
+An attempt is counted *before* its password is checked (:meth:`LoginLimiter.attempt`), so
+parallel guesses from one address cannot all be checked before the first is refused: past
+``max_failures`` attempts within ``window`` seconds every further one is refused at once,
+however many arrive together. A successful login clears the address's count.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ __all__ = ["LoginLimiter"]
 
 @dataclass
 class LoginLimiter:
-    """Counts failed logins per client address; too many within ``window`` seconds and the
-    address must wait (429) until the oldest one is ``window`` seconds old."""
+    """Counts login attempts per client address until one succeeds; after ``max_failures``
+    within ``window`` seconds the address must wait (429) until the oldest is ``window``
+    seconds old."""
 
     max_failures: int
     window: float
@@ -31,8 +38,16 @@ class LoginLimiter:
             return None
         return max(0.0, self.window - (now - times[0]))
 
+    def attempt(self, key: str, now: float) -> float | None:
+        """Count an attempt of ``key`` before its password is checked: ``None`` if it may
+        go on, else the seconds it must wait (the attempt is then not counted)."""
+        wait = self.retry_after(key, now)
+        if wait is None:
+            self.failed(key, now)
+        return wait
+
     def failed(self, key: str, now: float) -> None:
-        """Record a failed login from ``key``."""
+        """Record a failed (or not yet checked) login from ``key``."""
         if key not in self._failures and len(self._failures) >= self.max_clients:
             self._prune(now)
         times = self._recent(key, now)
@@ -42,7 +57,7 @@ class LoginLimiter:
         self._failures[key] = times
 
     def succeeded(self, key: str) -> None:
-        """A successful login clears ``key``'s failures."""
+        """A successful login clears ``key``'s attempts."""
         self._failures.pop(key, None)
 
     def _prune(self, now: float) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "Claims",
     "TokenCodec",
     "TokenRecord",
+    "credential_from_headers",
     "token_from_headers",
     "without_credentials",
 ]
@@ -43,17 +44,23 @@ _LOGIN_HINT = "log in with `mvi login HOST` (or send Authorization: Bearer TOKEN
 
 def token_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     """The token a request carries: ``Authorization: Bearer`` first, then the cookie."""
+    return credential_from_headers(headers)[0]
+
+
+def credential_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
+    """The token a request carries (as :func:`token_from_headers`), and whether it came
+    from the cookie (a browser sends that one by itself, so changes need a CSRF check)."""
     cookie_token: str | None = None
     for raw_name, raw_value in headers:
         name = raw_name.lower()
         if name == b"authorization":
             scheme, _, value = raw_value.decode("latin-1").strip().partition(" ")
             if scheme.lower() == "bearer" and value.strip():
-                return value.strip()
+                return value.strip(), False
         elif name == b"cookie" and cookie_token is None:
             value = cookie_parser(raw_value.decode("latin-1")).get(COOKIE_NAME, "").strip()
             cookie_token = value or None
-    return cookie_token
+    return cookie_token, cookie_token is not None
 
 
 def without_credentials(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

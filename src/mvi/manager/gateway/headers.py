@@ -2,19 +2,49 @@
 
 The hop-by-hop headers (RFC 9110 section 7.6.1, and any that ``Connection`` names) describe
 one connection and are never forwarded; the gateway sets the upstream ``Host`` and framing
-itself, answers ``Expect: 100-continue`` itself (by reading the body), and adds
-``X-Forwarded-For``, ``-Host`` and ``-Proto`` from the real peer. A client's
-``x-mvi-replica-key`` is dropped: the gateway alone sends a version's replica credential.
+itself, answers ``Expect: 100-continue`` itself (by reading the body), appends the real
+peer to ``X-Forwarded-For``, and *replaces* the client's ``X-Forwarded-Host``, ``-Proto``,
+``-Port``, ``-Prefix``, ``Forwarded`` and ``X-Real-IP`` with its own (from the configured
+public URL, else the request's ``Host`` and scheme).
+
+Every answer of the gateway carries :data:`SANDBOX` (or :data:`SANDBOX_OWN_ORIGIN` on the
+gateway's own port) and ``X-Content-Type-Options: nosniff``: a service's page runs in an
+opaque origin, so it can neither read the manager's cookies nor call its API as the user,
+and nothing is sniffed into HTML. A redirect of a service to its own loopback address is
+made relative. A client's ``x-mvi-replica-key`` is dropped: the gateway alone sends a
+version's replica credential.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from starlette.types import Scope
 
-from mvi.manager.gateway.routing import PREFIX, Route
+from mvi.manager.gateway.routing import Resolution
+from mvi.manager.origins import relative_location
 from mvi.serving.credential import REPLICA_KEY_HEADER
 
-__all__ = ["HOP_BY_HOP", "request_headers", "response_headers", "upstream_target"]
+__all__ = [
+    "HOP_BY_HOP",
+    "SANDBOX",
+    "SANDBOX_OWN_ORIGIN",
+    "local_redirects",
+    "request_headers",
+    "response_headers",
+    "security_headers",
+    "sent_path",
+    "upstream_target",
+]
+
+SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-downloads allow-modals"
+"""The CSP of gateway answers on the manager's origin: scripts, forms, popups (OAuth) and
+downloads work, as a service's Swagger UI needs, but the page gets an opaque origin (no
+``allow-same-origin``): no cookies, no same-origin calls to ``/api``. Swagger UI loads
+there but cannot fetch ``openapi.json`` with the login cookie; use the gateway's port."""
+SANDBOX_OWN_ORIGIN = SANDBOX + " allow-same-origin"
+"""The CSP on the gateway's own port (``MVI_MANAGER_GATEWAY_PORT``), an origin apart from
+the manager's: pages keep that origin, so a service's ``/docs`` works whole."""
 
 HOP_BY_HOP = frozenset(
     {
@@ -33,9 +63,18 @@ HOP_BY_HOP = frozenset(
 """Headers that describe one connection and are never forwarded."""
 # Also not forwarded: the gateway sets the upstream host and framing itself, and answers a
 # client's "Expect: 100-continue" itself (by reading the body).
+_FORWARDING = {
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "forwarded",
+    "x-real-ip",
+}
 # A client's replica credential is never passed on: only the gateway sets it.
 _REQUEST_DROPPED = frozenset(
-    name.encode() for name in HOP_BY_HOP | {"host", "content-length", "expect", "x-forwarded-for"}
+    name.encode() for name in HOP_BY_HOP | _FORWARDING | {"host", "content-length", "expect"}
 ) | {REPLICA_KEY_HEADER}
 _RESPONSE_DROPPED = frozenset(name.encode() for name in HOP_BY_HOP | {"date"})  # ours is added
 
@@ -44,10 +83,13 @@ def _named_in_connection(value: bytes) -> set[bytes]:
     return {part.strip().lower() for part in value.split(b",") if part.strip()}
 
 
-def request_headers(scope: Scope) -> tuple[list[tuple[bytes, bytes]], int | None, bool]:
+def request_headers(
+    scope: Scope, public_url: str | None = None
+) -> tuple[list[tuple[bytes, bytes]], int | None, bool]:
     """The headers to forward, the body's declared length, and whether there is a body.
 
-    ASGI gives header names in lower case.
+    ASGI gives header names in lower case. ``X-Forwarded-Host`` and ``-Proto`` are the
+    ``public_url``'s when one is configured, else the request's ``Host`` and scheme.
     """
     raw: list[tuple[bytes, bytes]] = scope["headers"]
     dropped = _REQUEST_DROPPED
@@ -77,10 +119,33 @@ def request_headers(scope: Scope) -> tuple[list[tuple[bytes, bytes]], int | None
         forwarded_for = forwarded_for + b", " + address if forwarded_for else address
     if forwarded_for:
         headers.append((b"x-forwarded-for", forwarded_for))
+    scheme = scope.get("scheme", "http").encode("latin-1")
+    if public_url:
+        public = urlsplit(public_url)
+        host, scheme = public.netloc.encode("latin-1"), public.scheme.encode("latin-1")
     if host is not None:
         headers.append((b"x-forwarded-host", host))
-    headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
+    headers.append((b"x-forwarded-proto", scheme))
     return headers, length, has_body
+
+
+def security_headers(own_origin: bool) -> list[tuple[bytes, bytes]]:
+    """The headers added to every gateway answer (``own_origin``: on the gateway's port)."""
+    policy = SANDBOX_OWN_ORIGIN if own_origin else SANDBOX
+    return [
+        (b"content-security-policy", policy.encode("ascii")),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+
+
+def local_redirects(headers: list[tuple[bytes, bytes]], port: int) -> list[tuple[bytes, bytes]]:
+    """``headers`` with a ``Location`` to the service's own loopback address made relative
+    (the client cannot reach that address, and must come back through the gateway)."""
+    own = (f"http://127.0.0.1:{port}",)
+    return [
+        (key, relative_location(value, own) if key == b"location" else value)
+        for key, value in headers
+    ]
 
 
 def response_headers(
@@ -107,15 +172,18 @@ def response_headers(
     return headers, length, plain
 
 
-def upstream_target(scope: Scope, route: Route) -> bytes:
-    """``{root}/{tail}?{query}`` with the tail exactly as the client sent it."""
+def sent_path(scope: Scope) -> str:
+    """The request's path as the client sent it (percent-escapes kept, no query): what the
+    gateway routes on (:meth:`~mvi.manager.gateway.routing.RoutingTable.resolve`)."""
     raw_path: bytes | None = scope.get("raw_path")
     if raw_path:
-        tail = raw_path[len(PREFIX) :].partition(b"?")[0].partition(b"/")[2]
-    else:
-        from urllib.parse import quote
+        return raw_path.partition(b"?")[0].decode("latin-1")
+    return quote(scope["path"])
 
-        tail = quote(scope["path"][len(PREFIX) :].partition("/")[2]).encode("ascii")
-    target = route.root.encode("ascii") + b"/" + tail
+
+def upstream_target(scope: Scope, resolution: Resolution) -> bytes:
+    """``{root}/{tail}?{query}``: the resolved path (the tail exactly as the client sent
+    it) and the query."""
+    target = resolution.path.encode("latin-1")
     query: bytes = scope.get("query_string", b"")
     return target + b"?" + query if query else target

@@ -42,7 +42,14 @@ from mvi._exceptions import (
     UpstreamUnavailable,
 )
 from mvi.manager.gateway.balancer import Balancer, Endpoint
-from mvi.manager.gateway.headers import request_headers, response_headers, upstream_target
+from mvi.manager.gateway.headers import (
+    local_redirects,
+    request_headers,
+    response_headers,
+    security_headers,
+    sent_path,
+    upstream_target,
+)
 from mvi.manager.gateway.mirror import Mirror
 from mvi.manager.gateway.routing import Resolution, Route, RoutingTable
 from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
@@ -66,9 +73,10 @@ def clarify_not_found(route: Route, tail: str, status: int, body: bytes) -> byte
     the service's own answer."""
     if status != 404 or body.strip() != _STARLETTE_NOT_FOUND:
         return None
+    tail = tail.split("?")[0]
     detail = (
-        f"Service {route.name} {route.version} has no entrypoint or route {tail.split('?')[0]!r}; "
-        f"its entrypoints are listed at {route.root}/docs"
+        f"Service {route.name} {route.version} has no entrypoint or route {tail!r} "
+        f"(forwarded as {route.root}/{tail}); its entrypoints are listed at {route.root}/docs"
     )
     return orjson.dumps({"detail": detail})
 
@@ -136,8 +144,13 @@ class Gateway:
         shadow_concurrency: int = 4,
         shadow_timeout: float | None = None,
         mirror_max_bytes: int = 1024 * 1024,
+        public_url: str | None = None,
+        own_port: int | None = None,
     ) -> None:
         self.routes = routes
+        self.public_url = public_url
+        self.own_port = own_port
+        """The gateway's own port, if it has one (``MVI_MANAGER_GATEWAY_PORT``)."""
         self.timeout = timeout
         self.max_connections = max_connections
         self.policy = policy or MirrorPolicy()
@@ -169,6 +182,8 @@ class Gateway:
             shadow_concurrency=settings.manager_shadow_concurrency,
             shadow_timeout=settings.manager_shadow_timeout,
             mirror_max_bytes=settings.manager_mirror_max_bytes,
+            public_url=settings.manager_public_url,
+            own_port=settings.manager_gateway_port,
         )
 
     async def aclose(self) -> None:
@@ -186,19 +201,31 @@ class Gateway:
             if sampler.admit(shadow.key, shadow.shadow_percent)
         ]
 
+    def _secured(self, scope: Scope, send: Send) -> Send:
+        server = scope.get("server") or ("", 0)
+        added = security_headers(server[1] == self.own_port)
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
+            await send(message)
+
+        return secured
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await _error(send, 404, "The gateway forwards HTTP requests only")
             return
+        send = self._secured(scope, send)
         try:
-            resolution = self.routes.resolve(scope["path"])
+            resolution = self.routes.resolve(sent_path(scope))
         except RouteError as exc:
             await _error(send, exc.status, exc.detail)
             return
         route = resolution.route
         method: str = scope["method"]
         shadows = self._shadows_for(resolution, method)
-        headers, length, has_body = request_headers(scope)
+        headers, length, has_body = request_headers(scope, self.public_url)
         body: bytes | AsyncIterator[bytes] | None = None
         try:
             if has_body:
@@ -212,7 +239,7 @@ class Gateway:
                     self.shadows.stats(shadow.key).dropped_too_large += 1
             else:
                 exchange = Exchange()
-                tail_target = upstream_target(scope, route)[len(route.root) :]
+                tail_target = upstream_target(scope, resolution)[len(route.root) :]
                 for shadow in shadows:
                     self.mirror.submit(shadow, method, tail_target, headers, body, exchange)
         if isinstance(body, bytes):
@@ -235,7 +262,7 @@ class Gateway:
         balancer = self.balancer
         if route.replica_secret:
             headers = [*headers, (REPLICA_KEY_HEADER, route.replica_secret.encode())]
-        target = upstream_target(scope, route)
+        target = upstream_target(scope, resolution)
         kept: Answer | None = None
         tried: list[Endpoint] = []
         endpoint: Endpoint | None = None
@@ -258,7 +285,7 @@ class Gateway:
                     tried.append(chosen)
                     others = [e for e in balancer.endpoints(key) if e not in tried]
                     if isinstance(body, AsyncIterator) or not others:
-                        await self._failed(send, route, exc)
+                        await self._failed(send, resolution, exc)
                         return
                     logger.debug(
                         "%s: %s:%d refused (%s); trying another replica",
@@ -268,7 +295,7 @@ class Gateway:
                         exc,
                     )
                 except UpstreamError as exc:
-                    await self._failed(send, route, exc)
+                    await self._failed(send, resolution, exc)
                     return
             kept = await self._answer(send, response, resolution, keep=exchange is not None)
         except ClientDisconnected:
@@ -289,13 +316,15 @@ class Gateway:
         """
         headers, length, plain = response_headers(response.headers)
         route = resolution.route
+        headers = local_redirects(headers, route.port)
         started = finished = False
         try:
             if response.complete or (length is not None and length <= _INLINE_BODY):
                 data = await response.read(None if response.complete else length)
                 if data is None:
                     raise UpstreamUnavailable("the service's answer was longer than it said")
-                clearer = clarify_not_found(route, resolution.tail, response.status, data)
+                sent_tail = resolution.path[len(route.root) + 1 :]
+                clearer = clarify_not_found(route, sent_tail, response.status, data)
                 if clearer is not None:
                     headers = [(k, v) for k, v in headers if k != b"content-length"]
                     headers.append((b"content-length", str(len(clearer)).encode()))
@@ -326,25 +355,28 @@ class Gateway:
             return Answer(response.status, b"".join(copy)) if copy is not None else None
         except UpstreamError as exc:
             if not started:
-                await self._failed(send, route, exc)
+                await self._failed(send, resolution, exc)
             else:  # the answer broke off after it started: the client sees it cut short
                 logger.warning("%s %s: the answer broke off: %s", route.name, route.version, exc)
             return None
         finally:
             response.close(abandon=not finished)
 
-    async def _failed(self, send: Send, route: Route, exc: UpstreamError) -> None:
-        """Answer 504 for a timeout, 502 for any other failure of the upstream."""
+    async def _failed(self, send: Send, resolution: Resolution, exc: UpstreamError) -> None:
+        """Answer 504 for a timeout, 502 for any other failure of the upstream; both name
+        the path that was forwarded."""
+        route = resolution.route
         if isinstance(exc, UpstreamTimeout):
             await _error(
                 send,
                 504,
-                f"Service {route.name} {route.version} did not answer within {self.timeout:g}s",
+                f"Service {route.name} {route.version} did not answer {resolution.path} "
+                f"within {self.timeout:g}s",
             )
         else:
             await _error(
                 send,
                 502,
-                f"Service {route.name} {route.version} cannot be reached ({exc}); "
-                f"see `mvi logs {route.name} {route.version}`",
+                f"Service {route.name} {route.version} cannot be reached at {resolution.path} "
+                f"({exc}); see `mvi logs {route.name} {route.version}`",
             )

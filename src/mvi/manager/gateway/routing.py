@@ -1,7 +1,12 @@
 """Which version answers a gateway path: the routing table, without I/O.
 
 ``/services/{name}/{path}`` goes to the main version of ``name``,
-``/services/{name}_{version}/{path}`` to exactly that version. The fleet keeps the table
+``/services/{name}_{version}/{path}`` to exactly that version. The path is decided once,
+from the path *as sent* (percent-escapes kept): the service part must be a plain name (no
+percent-escape at all, so no encoded ``/``), no segment may be ``.`` or ``..`` (encoded or
+not), or the answer is 400; the upstream path is the version's root and the tail exactly as
+sent, and what the gateway decides on the tail (mirroring) reads its decoded form, the
+same path the service routes on. The fleet keeps the table
 current (versions, their status and shadow settings, the main of each name); the gateway
 reads it on every request. Switching a main is one dictionary assignment, so it is atomic
 for the requests that follow.
@@ -11,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import NamedTuple
+from urllib.parse import unquote
 
 from mvi._exceptions import RouteError, UnknownService
 from mvi.manager.naming import parse_route_segment, version_key
 
-__all__ = ["PREFIX", "Resolution", "Route", "RoutingTable"]
+__all__ = ["PREFIX", "Resolution", "Route", "RoutingTable", "split_path"]
 
 PREFIX = "/services/"
 """The path prefix the gateway answers under."""
@@ -53,9 +59,9 @@ class Resolution(NamedTuple):
 
     route: Route
     path: str
-    """The upstream path, ``{root}/{tail}``."""
+    """The upstream path, ``{root}/{tail}`` with the tail as sent (percent-escapes kept)."""
     tail: str
-    """The part after ``/services/{segment}/``."""
+    """The part after ``/services/{segment}/``, decoded: what the service routes on."""
     main: bool
     """Whether the path named the service (its main version), not one version."""
 
@@ -104,12 +110,11 @@ class RoutingTable:
         ]
 
     def resolve(self, path: str) -> Resolution:
-        """Where a gateway ``path`` (``/services/...``) goes.
+        """Where a gateway ``path`` (``/services/...``, as sent: percent-escapes kept) goes.
 
-        Raises :class:`RouteError` (404 unknown, 502 not running).
+        Raises :class:`RouteError` (400 an ambiguous path, 404 unknown, 502 not running).
         """
-        rest = path[len(PREFIX) :] if path.startswith(PREFIX) else ""
-        segment, _, tail = rest.partition("/")
+        segment, tail = split_path(path)
         target = parse_route_segment(segment)
         if target is None:
             raise RouteError(
@@ -136,4 +141,28 @@ class RoutingTable:
                 f"Service {route.name} {route.version} is not running (status: {route.status}); "
                 f"see `mvi ls {route.name}` and `mvi logs {route.name} {route.version}`",
             )
-        return Resolution(route, f"{route.root}/{tail}", tail, target.version is None)
+        return Resolution(route, f"{route.root}/{tail}", unquote(tail), target.version is None)
+
+
+def split_path(path: str) -> tuple[str, str]:
+    """The service part and the tail (both as sent) of a gateway ``path`` as sent.
+
+    Raises :class:`RouteError` (400) for a percent-escape in the service part (``%2F``
+    would route as one path and forward as another) or a ``.`` or ``..`` segment anywhere.
+    """
+    rest = path[len(PREFIX) :] if path.startswith(PREFIX) else ""
+    segment, _, tail = rest.partition("/")
+    if "%" in segment:
+        raise RouteError(
+            400,
+            f"The gateway does not forward {path!r}: the service part {segment!r} has a "
+            "percent-escape (such as %2F); send /services/{name}/... or "
+            "/services/{name}_{version}/... with the name as it is",
+        )
+    if any(part in (".", "..") for part in unquote(rest).split("/")):
+        raise RouteError(
+            400,
+            f"The gateway does not forward {path!r}: it has a '.' or '..' segment; send "
+            "the path without them",
+        )
+    return segment, tail

@@ -254,6 +254,15 @@ def test_a_successful_login_clears_the_failures() -> None:
     assert limiter.retry_after("a", 2.0) is None
 
 
+def test_an_attempt_is_counted_before_its_password_is_checked() -> None:
+    limiter = LoginLimiter(max_failures=3, window=60.0)
+    waits = [limiter.attempt("1.2.3.4", 100.0) for _ in range(10)]  # all in flight at once
+    assert waits[:3] == [None, None, None]
+    assert waits[3:] == [pytest.approx(60.0)] * 7
+    limiter.succeeded("1.2.3.4")
+    assert limiter.attempt("1.2.3.4", 100.5) is None
+
+
 def test_the_limiter_remembers_a_bounded_number_of_addresses() -> None:
     limiter = LoginLimiter(max_failures=2, window=60.0, max_clients=10)
     for i in range(100):

@@ -6,8 +6,13 @@ from typing import Any
 
 import pytest
 
-from mvi.manager.gateway.headers import request_headers, response_headers, upstream_target
-from mvi.manager.gateway.routing import Route
+from mvi.manager.gateway.headers import (
+    request_headers,
+    response_headers,
+    sent_path,
+    upstream_target,
+)
+from mvi.manager.gateway.routing import Route, RoutingTable
 
 ROUTE = Route("hello", "1.0.0", 4001, True, "running")
 
@@ -85,6 +90,7 @@ def test_answer_headers_lose_hop_by_hop_ones_and_say_if_the_body_is_plain(
     [
         ({"path": "/services/hello/a b", "raw_path": b"/services/hello/a%20b"}, b"a%20b"),
         ({"path": "/services/hello/a b"}, b"a%20b"),
+        ({"path": "/services/hello/a/b", "raw_path": b"/services/hello/a%2Fb"}, b"a%2Fb"),
         (
             {"path": "/services/hello/x", "raw_path": b"/services/hello/x", "query_string": b"q=1"},
             b"x?q=1",
@@ -94,4 +100,9 @@ def test_answer_headers_lose_hop_by_hop_ones_and_say_if_the_body_is_plain(
 def test_the_upstream_path_is_the_versions_root_and_the_tail_as_sent(
     extra: dict[str, Any], target: bytes
 ) -> None:
-    assert upstream_target(scope([], **extra), ROUTE) == b"/services/hello_1.0.0/" + target
+    table = RoutingTable()
+    table.set_version(ROUTE)
+    table.set_main("hello", "1.0.0")
+    request = scope([], **extra)
+    resolution = table.resolve(sent_path(request))
+    assert upstream_target(request, resolution) == b"/services/hello_1.0.0/" + target

@@ -16,8 +16,8 @@ def test_a_bare_not_found_names_the_service_the_path_and_its_docs() -> None:
     assert body is not None
     detail = orjson.loads(body)["detail"]
     assert detail == (
-        "Service hello 1.0.0 has no entrypoint or route 'nothing'; "
-        "its entrypoints are listed at /services/hello_1.0.0/docs"
+        "Service hello 1.0.0 has no entrypoint or route 'nothing' (forwarded as "
+        "/services/hello_1.0.0/nothing); its entrypoints are listed at /services/hello_1.0.0/docs"
     )
 
 

@@ -93,3 +93,42 @@ def test_a_resolution_says_whether_the_main_was_named(
 ) -> None:
     resolution = table.resolve(path)
     assert (resolution.tail, resolution.main) == (tail, main)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/services/hello%2fxx/~parameters/greeting_phrase",
+        "/services/hello%2Fxx/hello",
+        "/services/hello%5c1/hello",
+        "/services/%68ello/hello",
+        "/services/hello/../hello_1.1.0/hello",
+        "/services/hello/x/%2e%2e/~parameters/x",
+        "/services/hello/./hello",
+        "/services/../api/tokens",
+    ],
+)
+def test_an_encoded_service_part_or_a_dot_segment_is_a_400(table: RoutingTable, path: str) -> None:
+    with pytest.raises(RouteError) as refused:
+        table.resolve(path)
+    assert refused.value.status == 400
+    assert repr(path) in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    ("path", "forwarded", "tail"),
+    [
+        ("/services/hello/a%2Fb", "/services/hello_1.0.0/a%2Fb", "a/b"),
+        (
+            "/services/hello/%7Eparameters/x",
+            "/services/hello_1.0.0/%7Eparameters/x",
+            "~parameters/x",
+        ),
+        ("/services/hello/..x/y.", "/services/hello_1.0.0/..x/y.", "..x/y."),
+    ],
+)
+def test_the_tail_is_forwarded_as_sent_and_decided_on_decoded(
+    table: RoutingTable, path: str, forwarded: str, tail: str
+) -> None:
+    resolution = table.resolve(path)
+    assert (resolution.path, resolution.tail) == (forwarded, tail)
