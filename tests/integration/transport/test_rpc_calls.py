@@ -171,7 +171,7 @@ def test_leaving_a_stream_early_stops_the_generator(
 
 def test_response_timeout_raises_timeout_error_and_zero_does_not_wait(client: SocketClient) -> None:
     started = time.monotonic()
-    with pytest.raises(TimeoutError, match="within 0.1 s"):
+    with pytest.raises(TimeoutError, match=r"within 0\.1 s"):
         client.request("/sleep", 1.0, response_timeout=0.1)
     assert time.monotonic() - started < 0.9
     assert client.request("/sleep", 0.5, response_timeout=0) is None
@@ -272,9 +272,11 @@ def test_a_client_waits_for_a_server_that_starts_late(tmp_path: Path) -> None:
 
 def test_no_server_within_connection_timeout_is_rpc_unavailable(tmp_path: Path) -> None:
     started = time.monotonic()
-    with pytest.raises(RpcUnavailable, match="no RPC server at"):
-        with SocketClient(port=free_port(), connection_timeout=0.3):
-            pass
+    with (
+        pytest.raises(RpcUnavailable, match="no RPC server at"),
+        SocketClient(port=free_port(), connection_timeout=0.3),
+    ):
+        pass
     assert time.monotonic() - started < 3
     with (
         pytest.raises(RpcUnavailable),
@@ -290,9 +292,11 @@ def test_something_that_is_not_an_rpc_server_is_rpc_unavailable() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
-        with pytest.raises(RpcUnavailable, match="sent no HELLO"):
-            with SocketClient(port=port, connection_timeout=0.5):
-                pass
+        with (
+            pytest.raises(RpcUnavailable, match="sent no HELLO"),
+            SocketClient(port=port, connection_timeout=0.5),
+        ):
+            pass
 
 
 def test_the_shutdown_route_stops_serve(tmp_path: Path) -> None:
@@ -306,7 +310,7 @@ def test_the_shutdown_route_stops_serve(tmp_path: Path) -> None:
 
 def test_bad_addresses_and_routes_are_configuration_errors(tmp_path: Path) -> None:
     app = SocketApplication()
-    with pytest.raises(ConfigurationError, match="path= .* or port="):
+    with pytest.raises(ConfigurationError, match=r"path= .* or port="):
         make_server(app)
     with pytest.raises(ConfigurationError, match="not both"):
         SocketClient(path=tmp_path / "x", port=1)
