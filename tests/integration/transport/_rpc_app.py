@@ -101,6 +101,7 @@ def build_app(record: Record) -> SocketApplication:
             record.finally_ran.set()
 
     def big(size: int) -> bytes:
+        record.calls += 1
         return b"x" * size
 
     def unencodable() -> object:
@@ -146,8 +147,12 @@ class ThreadServer:
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
-        if not self.server.ready.wait(10):
-            raise RuntimeError(f"the server did not start: {self.error!r}")
+        deadline = time.monotonic() + 10
+        while not self.server.ready.wait(0.01):
+            if not self.thread.is_alive() and self.error is not None:
+                raise self.error
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start within 10 s")
 
     def _run(self) -> None:
         try:

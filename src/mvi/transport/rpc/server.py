@@ -136,8 +136,8 @@ class _Connection(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self.update_reading()
         self.wake_drainers()
+        self.start_waiting()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -167,7 +167,7 @@ class _Connection(asyncio.BufferedProtocol):
                 error_frame(request_id, "unavailable", "ServerStopping", "the server is stopping")
             )
             return
-        if self.running >= self.server.backlog:
+        if self.running >= self.server.backlog or self.write_paused or self.waiting:
             self.active[request_id] = None
             self.waiting.append((request_id, route, data))
             self.update_reading()
@@ -319,26 +319,37 @@ class _Connection(asyncio.BufferedProtocol):
         self.active.pop(request_id, None)
         self.running -= 1
         self.server.inflight -= 1
-        if not self.waiting and not self.eof and not self.read_paused:  # the fast path
-            return
-        if self.starting:  # an inline route finished inside start_waiting's loop
-            return
-        self.starting = True
-        try:
-            waiting = self.waiting
-            while waiting and self.running < self.server.backlog and not self.closed:
-                waiting_id, route, data = waiting.popleft()
-                if self.server.stopping:
-                    self.active.pop(waiting_id, None)
-                    self.write(
-                        error_frame(
-                            waiting_id, "unavailable", "ServerStopping", "the server is stopping"
+        if self.waiting or self.eof or self.read_paused:
+            self.start_waiting()
+
+    def start_waiting(self) -> None:
+        """Start the requests read while the backlog was full, as far as there is room
+        and the client reads its answers; then read again if it is all clear."""
+        if not self.starting:  # else an inline route finished inside this very loop
+            self.starting = True
+            try:
+                waiting = self.waiting
+                while (
+                    waiting
+                    and self.running < self.server.backlog
+                    and not self.write_paused
+                    and not self.closed
+                ):
+                    waiting_id, route, data = waiting.popleft()
+                    if self.server.stopping:
+                        self.active.pop(waiting_id, None)
+                        self.write(
+                            error_frame(
+                                waiting_id,
+                                "unavailable",
+                                "ServerStopping",
+                                "the server is stopping",
+                            )
                         )
-                    )
-                else:
-                    self.start(waiting_id, route, data)
-        finally:
-            self.starting = False
+                    else:
+                        self.start(waiting_id, route, data)
+            finally:
+                self.starting = False
         self.update_reading()
         if self.eof and not self.active and self.transport is not None:
             self.flush()
