@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import threading
 import time
@@ -30,6 +31,9 @@ class Record:
     produced: int = 0
     finally_ran: threading.Event = field(default_factory=threading.Event)
     calls: int = 0
+
+
+REQUEST_VALUE: contextvars.ContextVar[object] = contextvars.ContextVar("request", default=None)
 
 
 class Point(BaseModel):
@@ -107,6 +111,23 @@ def build_app(record: Record) -> SocketApplication:
     def unencodable() -> object:
         return object()
 
+    async def same_task(data: Any) -> bool:
+        first = asyncio.current_task()
+        await asyncio.sleep(0)
+        return first is not None and first is asyncio.current_task()
+
+    async def within(seconds: float) -> str:
+        async with asyncio.timeout(0.1):
+            await asyncio.sleep(seconds)
+        return "in time"
+
+    async def context_value(value: Any) -> object:
+        before = REQUEST_VALUE.get()
+        REQUEST_VALUE.set(value)
+        if value % 2:
+            await asyncio.sleep(0.01)
+        return before
+
     for path, fn in [
         ("/hello", hello),
         ("/double", double),
@@ -125,6 +146,9 @@ def build_app(record: Record) -> SocketApplication:
         ("/forever", forever),
         ("/big", big),
         ("/unencodable", unencodable),
+        ("/same_task", same_task),
+        ("/within", within),
+        ("/context_value", context_value),
     ]:
         app.add_route(path, fn)
     app.add_route("/double_inline", double, inline=True)

@@ -321,3 +321,24 @@ def test_bad_addresses_and_routes_are_configuration_errors(tmp_path: Path) -> No
         app.add_route("/shutdown", lambda: None)
     with pytest.raises(ConfigurationError, match="needs 2 arguments"):
         app.add_route("/two", lambda a, b: None)
+
+
+def test_an_async_route_runs_in_one_task_from_start_to_end(client: SocketClient) -> None:
+    assert list(client.stream("/same_task", range(20))) == [True] * 20
+
+
+def test_asyncio_timeout_works_in_a_route(client: SocketClient) -> None:
+    assert client.request("/within", 0.0) == "in time"
+    with pytest.raises(RemoteError) as caught:
+        client.request("/within", 1.0)
+    assert (caught.value.category, caught.value.type_name) == ("timeout", "TimeoutError")
+
+
+def test_each_request_has_its_own_context(client: SocketClient) -> None:
+    assert list(client.stream("/context_value", range(100))) == [None] * 100
+
+
+def test_requests_of_one_batch_that_wait_run_concurrently(client: SocketClient) -> None:
+    started = time.monotonic()
+    assert list(client.stream("/sleep", [0.3] * 50)) == [0.3] * 50
+    assert time.monotonic() - started < 2.0  # not 15 s one after the other

@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -101,6 +101,9 @@ class AsyncSocketClient:
 
     # -- the backlog ------------------------------------------------------------------
     def _release(self) -> None:
+        if not self._slot_waiters:
+            self.inflight -= 1
+            return
         while self._slot_waiters:
             waiter = self._slot_waiters.popleft()
             if not waiter.done():
@@ -162,25 +165,43 @@ class AsyncSocketClient:
             handle.cancel()
 
     # -- the API ----------------------------------------------------------------------
-    async def request(
+    def request(
         self,
         path: str,
         data: Any = None,
         *,
         enqueue_timeout: float | None = None,
         response_timeout: float | None = None,
-    ) -> Any:
+    ) -> Awaitable[Any]:
         """The answer of the route ``path`` to ``data`` (a streaming route's items as a
-        list). ``enqueue_timeout`` bounds the wait for room in the backlog,
+        list), to await. ``enqueue_timeout`` bounds the wait for room in the backlog,
         ``response_timeout`` the wait for the answer (``TimeoutError`` beyond; the request
-        may still run). ``response_timeout=0`` sends the request and returns ``None``."""
-        if response_timeout is None and self.inflight < self.backlog:  # the fast path
-            connection = self.pool.pick()
-            if not connection.write_paused and not self._slot_waiters:
+        may still run). ``response_timeout=0`` sends the request and returns ``None``.
+
+        With room in the backlog and no timeout, the request is sent (at the end of this
+        event-loop turn) as this is called, and the answer's future is returned as it is.
+        """
+        if response_timeout is None and self.inflight < self.backlog and not self._slot_waiters:
+            connections = self.pool.connections
+            if len(connections) == 1 and not connections[0].write_paused:  # the fast path
+                connection = connections[0]
                 future = connection.loop.create_future()
-                connection.call(path, data, future)
+                try:
+                    connection.call(path, data, future)
+                except Exception as exc:  # raised where it is awaited, as from a coroutine
+                    future.set_exception(exc)
+                    return future
                 self.inflight += 1
-                return await future
+                return future
+        return self._request(path, data, enqueue_timeout, response_timeout)
+
+    async def _request(
+        self,
+        path: str,
+        data: Any,
+        enqueue_timeout: float | None,
+        response_timeout: float | None,
+    ) -> Any:
         future = await self._send(path, data, enqueue_timeout)
         if response_timeout is not None and response_timeout <= 0:
             future.cancel()  # nobody waits: the answer, when it comes, is dropped
