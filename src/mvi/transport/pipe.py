@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from mvi._exceptions import FrameError, FrameTooLarge, PipeClosed, PipeUnavailable
 from mvi.transport.framing import (
@@ -127,7 +127,10 @@ class _Pipe:
                 f"a message of {size} bytes is over the {self.limit}-byte limit "
                 "(MVI_RPC_MAX_FRAME_BYTES)"
             )
-        self._write([memoryview(part).cast("B") for part in parts])
+        if len(parts) == 2:  # a small frame: one piece, one system call
+            self._write([memoryview(cast(bytes, parts[0]) + cast(bytes, parts[1]))])
+        else:
+            self._write([memoryview(part).cast("B") for part in parts])
 
     def send_bytes(self, buf: Any, offset: int = 0, size: int | None = None) -> None:
         """Send ``size`` bytes of ``buf`` (any bytes-like object) from ``offset`` as one
@@ -148,9 +151,14 @@ class _Pipe:
 
     def _write(self, views: list[memoryview]) -> None:
         with self._send_lock:
-            writer = self._open_writer()
-            views = [view for view in views if len(view)]
+            writer = self._writer if self._writer is not None else self._open_writer()
             try:
+                if len(views) == 1:
+                    sent = os.write(writer, views[0])
+                    if sent == len(views[0]):
+                        return
+                    views = [views[0][sent:]]
+                views = [view for view in views if len(view)]
                 while views:
                     sent = os.writev(writer, views[:_IOV_MAX])
                     while sent:
