@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Figure", "Line", "RatioTarget", "Verdict", "evaluate", "format_table", "table_rows"]
+__all__ = [
+    "Figure",
+    "Line",
+    "RatioTarget",
+    "Verdict",
+    "combine",
+    "evaluate",
+    "format_table",
+    "table_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,20 @@ class Figure:
     """The same for the client."""
     errors: int = 0
     """Failed requests."""
+
+
+def combine(figures: Sequence[Figure]) -> Figure:
+    """Several runs of one measurement as one: the median of each figure, errors added."""
+    if len(figures) == 1:
+        return figures[0]
+    return Figure(
+        statistics.median(f.rate for f in figures),
+        statistics.median(f.p50 for f in figures),
+        statistics.median(f.p99 for f in figures),
+        statistics.median(f.server_cores for f in figures),
+        statistics.median(f.client_cores for f in figures),
+        sum(f.errors for f in figures),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
     python -m benchmarks.transport             # 10 s per measurement
     python -m benchmarks.transport --quick     # 3 s per measurement, 1 s warm-up
+    python -m benchmarks.transport --quick --repeat 3   # medians of 3 interleaved rounds
     python -m benchmarks.transport --only mvi.tcp32 --profile mvi.tcp32
 
 Every measurement is the same hello (``{"name": "world"}`` -> ``"Hello world"``):
@@ -40,7 +41,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks import machine, profile
-from benchmarks.rpc_report import Figure, Line, RatioTarget, format_table, table_rows
+from benchmarks.rpc_report import Figure, Line, RatioTarget, combine, format_table, table_rows
 from benchmarks.servers import ROOT, free_port, process_cpu_seconds, server_specs
 from benchmarks.wrk import INSTALL_HINT, run_wrk
 
@@ -102,6 +103,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up")
     parser.add_argument("--quick", action="store_true", help="3 s per measurement, 1 s warm-up")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the median is shown")
     parser.add_argument(
         "--only", action="append", choices=[FASTAPI, *(c.key for c in CASES)], help="repeatable"
     )
@@ -118,8 +120,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 3.0, 1.0
-    if args.duration < 1 or args.warmup < 0:
-        parser.error("--duration >= 1 and --warmup >= 0")
+    if args.duration < 1 or args.warmup < 0 or args.repeat < 1:
+        parser.error("--duration >= 1, --warmup >= 0 and --repeat >= 1")
     return args
 
 
@@ -291,7 +293,7 @@ def _markdown(
     command = "python -m benchmarks.transport " + shlex.join(sys.argv[1:])
     lines = [
         f"Run of {started:%Y-%m-%d %H:%M} UTC: `{command.strip()}` ({args.duration:g} s per "
-        f"measurement after {args.warmup:g} s of warm-up).",
+        f"measurement after {args.warmup:g} s of warm-up, {args.repeat} round(s), median shown).",
         "",
         "| machine | |",
         "|---|---|",
@@ -316,28 +318,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     load_before = machine.load()
     print(f"load average before: {load_before}", file=sys.stderr)
-    figures: dict[str, Figure] = {}
+    runs: dict[str, list[Figure]] = {key: [] for key in keys}
     profiles: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="mvi-transport-bench-") as tmp:
         workdir = Path(tmp)
-        if FASTAPI in keys:
-            figures[FASTAPI] = _fastapi(args, workdir)
-            print(f"{FASTAPI}: {figures[FASTAPI].rate:,.0f} req/s", file=sys.stderr)
-        for index, case in enumerate(CASES):
-            if case.key not in keys:
-                continue
-            figures[case.key], _ = _measure(case, args, workdir, index, spy=False)
-            figure = figures[case.key]
-            print(
-                f"{case.key}: {figure.rate:,.0f}/s, p50 {figure.p50 * 1e6:.0f} us, "
-                f"server CPU {figure.server_cores:.2f}, client CPU {figure.client_cores:.2f}",
-                file=sys.stderr,
-            )
+        for round_ in range(args.repeat):
+            if FASTAPI in keys:
+                runs[FASTAPI].append(_fastapi(args, workdir))
+                print(
+                    f"[{round_ + 1}] {FASTAPI}: {runs[FASTAPI][-1].rate:,.0f} req/s",
+                    file=sys.stderr,
+                )
+            for index, case in enumerate(CASES):
+                if case.key not in keys:
+                    continue
+                figure, _ = _measure(case, args, workdir, index, spy=False)
+                runs[case.key].append(figure)
+                print(
+                    f"[{round_ + 1}] {case.key}: {figure.rate:,.0f}/s, "
+                    f"p50 {figure.p50 * 1e6:.0f} us, server CPU {figure.server_cores:.2f}, "
+                    f"client CPU {figure.client_cores:.2f}",
+                    file=sys.stderr,
+                )
         for key in args.profile:
             case = next(c for c in CASES if c.key == key)
             _, summary = _measure(case, args, workdir, len(CASES) + len(profiles), spy=True)
             profiles.append((key, summary))
     load_after = machine.load()
+    figures = {key: combine(found) for key, found in runs.items() if found}
     lines = [Line(FASTAPI, "FastAPI hello, HTTP, wrk 32 connections")]
     lines += [Line(c.key, c.label, c.floor) for c in CASES]
     cells = table_rows(lines, figures, FASTAPI, TARGETS, LABELS)

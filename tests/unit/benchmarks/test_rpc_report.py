@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from benchmarks.rpc_report import Figure, Line, RatioTarget, evaluate, format_table, table_rows
+from benchmarks.rpc_report import (
+    Figure,
+    Line,
+    RatioTarget,
+    combine,
+    evaluate,
+    format_table,
+    table_rows,
+)
 from benchmarks.transport import CASES, TARGETS
 
 
@@ -65,3 +73,10 @@ def test_every_target_names_measured_cases() -> None:
     for target in TARGETS:
         assert target.key in keys and target.reference in keys
     assert all(case.floor is None or case.floor in keys for case in CASES)
+
+
+def test_several_rounds_combine_into_medians_with_errors_added() -> None:
+    rounds = [figure(10_000, 100), figure(30_000, 300, errors=1), figure(20_000, 200, errors=2)]
+    combined = combine(rounds)
+    assert combined.rate == 20_000 and combined.p50 == 200 / 1e6 and combined.errors == 3
+    assert combine(rounds[:1]) == rounds[0]

@@ -245,10 +245,11 @@ class ServerConnection(asyncio.BufferedProtocol):
                 answered += 1
                 if answered >= _FAIR_CALLS and queue:  # let other connections have a turn
                     self.start_runner()
-                    return
+                    break
                 continue
             if queue:
                 self.start_runner()  # the rest of the batch goes on in a new runner
+            self.flush()  # the answers so far go now, not a loop turn later
             self.active[request_id] = asyncio.current_task()
             try:
                 result = await resume(coroutine, value, context)
@@ -259,6 +260,7 @@ class ServerConnection(asyncio.BufferedProtocol):
             finally:
                 self.finished(request_id)
             return
+        self.flush()
 
     async def finish_awaitable(self, request_id: int, route: Route, awaitable: Any) -> None:
         try:
