@@ -295,10 +295,7 @@ def _markdown(
         f"Run of {started:%Y-%m-%d %H:%M} UTC: `{command.strip()}` ({args.duration:g} s per "
         f"measurement after {args.warmup:g} s of warm-up, {args.repeat} round(s), median shown).",
         "",
-        "| machine | |",
-        "|---|---|",
-        *(f"| {what} | {value} |" for what, value in machine.describe()),
-        f"| load average (1/5/15 min) | before {loads[0]}; after {loads[1]} |",
+        *machine.markdown_table(loads),
         "",
         table,
     ]

@@ -65,20 +65,26 @@ def _make_fifo(path: str) -> None:
 
 
 class _Pipe:
-    """One end of a pipe pair: reads one FIFO, writes the other."""
+    """One end of a pipe pair: reads one of the two FIFOs, writes the other.
+
+    ``timeout`` is how long the first :meth:`send` waits for the other side;
+    ``max_frame_bytes`` the largest message either way (default
+    ``MVI_RPC_MAX_FRAME_BYTES``, else ``MVI_MAX_BODY_BYTES``).
+    """
+
+    _reads, _writes, _peer = ".1", ".2", "Client"
 
     def __init__(
         self,
         path: str | os.PathLike[str],
-        read_path: str,
-        write_path: str,
         *,
-        timeout: float,
-        max_frame_bytes: int | None,
+        timeout: float = 60,
+        max_frame_bytes: int | None = None,
     ) -> None:
         self.path = os.path.abspath(path)
         self.timeout = timeout
         self.limit = max_frame_bytes or frame_limit()
+        read_path, write_path = self.path + self._reads, self.path + self._writes
         self._read_path, self._write_path = read_path, write_path
         for fifo in (read_path, write_path):
             _make_fifo(fifo)
@@ -199,12 +205,10 @@ class _Pipe:
             if time.monotonic() >= deadline:
                 raise PipeUnavailable(
                     f"no process opened the other end of the pipe {self.path} within "
-                    f"{self.timeout:g} s; start it (pipe.{self._peer_name}({self.path!r}))"
+                    f"{self.timeout:g} s; start it (pipe.{self._peer}({self.path!r}))"
                 )
             time.sleep(0.005)
         return writer
-
-    _peer_name = "Client"
 
     # -- receiving --------------------------------------------------------------------
     def recv(self) -> Any:
@@ -324,35 +328,11 @@ class Server(_Pipe):
     ``MVI_RPC_MAX_FRAME_BYTES``, else ``MVI_MAX_BODY_BYTES``).
     """
 
-    _peer_name = "Client"
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        timeout: float = 60,
-        max_frame_bytes: int | None = None,
-    ) -> None:
-        base = os.path.abspath(path)
-        super().__init__(
-            path, f"{base}.1", f"{base}.2", timeout=timeout, max_frame_bytes=max_frame_bytes
-        )
+    _reads, _writes, _peer = ".1", ".2", "Client"
 
 
 class Client(_Pipe):
     """The end of a pipe pair that reads ``{path}.2`` and writes ``{path}.1``; the same
     arguments as :class:`Server`."""
 
-    _peer_name = "Server"
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        timeout: float = 60,
-        max_frame_bytes: int | None = None,
-    ) -> None:
-        base = os.path.abspath(path)
-        super().__init__(
-            path, f"{base}.2", f"{base}.1", timeout=timeout, max_frame_bytes=max_frame_bytes
-        )
+    _reads, _writes, _peer = ".2", ".1", "Server"

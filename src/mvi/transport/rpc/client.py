@@ -39,15 +39,8 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-class AsyncSocketClient:
-    """An asyncio client of a :class:`~mvi.transport.rpc.server.SocketServer`.
-
-    ``path`` (a unix socket) or ``port`` (and ``host``, default ``127.0.0.1``) is where
-    the server listens. ``num_connections`` (default 1: each connection carries many
-    requests at once), ``connection_timeout`` (seconds to wait for the server to be up),
-    ``backlog`` (requests in flight, at most) and ``close_timeout`` (seconds leaving the
-    ``async with`` block waits for answers still due). Use as ``async with``.
-    """
+class _Client:
+    """What both clients share: where the server is, its connections, the backlog."""
 
     def __init__(
         self,
@@ -71,12 +64,30 @@ class AsyncSocketClient:
         )
         self.backlog = max(1, backlog)
         self.close_timeout = close_timeout
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Make the state of the client's backlog (each client keeps its own kind)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.pool.address!r})"
+
+
+class AsyncSocketClient(_Client):
+    """An asyncio client of a :class:`~mvi.transport.rpc.server.SocketServer`.
+
+    ``path`` (a unix socket) or ``port`` (and ``host``, default ``127.0.0.1``) is where
+    the server listens. ``num_connections`` (default 1: each connection carries many
+    requests at once), ``connection_timeout`` (seconds to wait for the server to be up),
+    ``backlog`` (requests in flight, at most), ``max_frame_bytes`` (the largest answer
+    accepted; default ``MVI_RPC_MAX_FRAME_BYTES``) and ``close_timeout`` (seconds leaving
+    the ``async with`` block waits for answers still due). Use as ``async with``.
+    """
+
+    def _prepare(self) -> None:
         self.inflight = 0
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    def __repr__(self) -> str:
-        return f"AsyncSocketClient({self.pool.address!r})"
 
     async def __aenter__(self) -> AsyncSocketClient:
         await self.connect()
@@ -298,7 +309,7 @@ async def _aiter(data: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]
             yield x
 
 
-class SocketClient:
+class SocketClient(_Client):
     """A client for threaded code; the same arguments as :class:`AsyncSocketClient`.
 
     ::
@@ -312,36 +323,12 @@ class SocketClient:
     ``request`` and ``stream`` may be called from any thread.
     """
 
-    def __init__(
-        self,
-        *,
-        path: str | os.PathLike[str] | None = None,
-        host: str | None = None,
-        port: int | None = None,
-        num_connections: int | None = None,
-        connection_timeout: float = 60,
-        backlog: int = 2048,
-        max_frame_bytes: int | None = None,
-        close_timeout: float = _CLOSE_TIMEOUT,
-    ) -> None:
-        self.pool = ConnectionPool(
-            path=path,
-            host=host,
-            port=port,
-            num_connections=num_connections,
-            connection_timeout=connection_timeout,
-            limit=max_frame_bytes or frame_limit(),
-        )
-        self.backlog = max(1, backlog)
-        self.close_timeout = close_timeout
+    def _prepare(self) -> None:
         self._slots = threading.BoundedSemaphore(self.backlog)
         self._queue: deque[tuple[str, Any, concurrent.futures.Future[Any]]] = deque()
         self._wakeup = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-
-    def __repr__(self) -> str:
-        return f"SocketClient({self.pool.address!r})"
 
     def __enter__(self) -> SocketClient:
         loop = self._loop = _new_loop()

@@ -251,14 +251,7 @@ class ServerConnection(asyncio.BufferedProtocol):
                 self.start_runner()  # the rest of the batch goes on in a new runner
             self.flush()  # the answers so far go now, not a loop turn later
             self.active[request_id] = asyncio.current_task()
-            try:
-                result = await resume(coroutine, value, context)
-            except Exception as exc:
-                self.write(error_reply(request_id, exc, route.path))
-            else:
-                self.answer(request_id, route, result)
-            finally:
-                self.finished(request_id)
+            await self.finish_awaitable(request_id, route, resume(coroutine, value, context))
             return
         self.flush()
 
