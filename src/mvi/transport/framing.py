@@ -336,15 +336,16 @@ class FrameAssembler:
         return frames
 
     def feed(self, data: bytes) -> list[tuple[bytearray | bytes, list[bytearray]]]:
-        """The frames completed by ``data`` (for a reader that has its bytes already)."""
-        frames: list[tuple[bytearray | bytes, list[bytearray]]] = []
-        view = memoryview(data)
-        while view:
-            target = self.buffer()
-            count = min(len(target), len(view))
-            target[:count] = view[:count]
-            view = view[count:]
-            frames += self.filled(count)
+        """The frames completed by ``data`` (for a reader that has its bytes already:
+        do not mix with :meth:`buffer` and :meth:`filled`)."""
+        if self._pending:
+            self._pending += data
+            frames, used = self._parse(self._pending)
+            del self._pending[:used]
+            return frames
+        frames, used = self._parse(data)  # small frames are slices of ``data`` itself
+        if used < len(data):
+            self._pending += memoryview(data)[used:]
         return frames
 
     def _check(self, total: int, count: int) -> None:

@@ -134,7 +134,15 @@ class _Pipe:
                 "(MVI_RPC_MAX_FRAME_BYTES)"
             )
         if len(parts) == 2:  # a small frame: one piece, one system call
-            self._write([memoryview(cast(bytes, parts[0]) + cast(bytes, parts[1]))])
+            frame = cast(bytes, parts[0]) + cast(bytes, parts[1])
+            with self._send_lock:
+                writer = self._writer if self._writer is not None else self._open_writer()
+                try:
+                    sent = os.write(writer, frame)
+                    while sent < len(frame):  # only after a signal: a pipe write is whole
+                        sent += os.write(writer, memoryview(frame)[sent:])
+                except BrokenPipeError:
+                    raise self._gone() from None
         else:
             self._write([memoryview(part).cast("B") for part in parts])
 
@@ -175,10 +183,13 @@ class _Pipe:
                             views[0] = views[0][sent:]
                             sent = 0
             except BrokenPipeError:
-                raise PipeClosed(
-                    f"the other end of the pipe {self.path} is closed (its process stopped "
-                    "reading, or exited)"
-                ) from None
+                raise self._gone() from None
+
+    def _gone(self) -> PipeClosed:
+        return PipeClosed(
+            f"the other end of the pipe {self.path} is closed (its process stopped reading, "
+            "or exited)"
+        )
 
     def _try_writer(self) -> int | None:
         """Open the FIFO we write if the other side reads it already (never blocks)."""
@@ -266,12 +277,11 @@ class _Pipe:
     def _fill(self) -> None:
         if self.closed:
             raise PipeClosed(f"the pipe {self.path} is closed")
-        view = self._assembler.buffer()
-        count = os.readv(self._reader, [view])
-        if count:
+        data = os.read(self._reader, _SCRATCH)
+        if data:
             self._seen_writer = True
             try:
-                self._frames.extend(self._assembler.filled(count))
+                self._frames.extend(self._assembler.feed(data))
             except FrameError:  # over the limit, or no frame at all: the stream is lost
                 self.close()
                 raise

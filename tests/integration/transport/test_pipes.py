@@ -217,3 +217,12 @@ def test_a_message_over_the_limit_is_refused(path: Path) -> None:
             server.recv()
         with pytest.raises(PipeClosed):  # the stream lost its framing: the end is closed
             server.recv()
+
+
+def test_poll_says_whether_a_message_is_there(pair: tuple[pipe.Server, pipe.Client]) -> None:
+    server, client = pair
+    assert server.poll() is False
+    assert server.poll(0.05) is False
+    client.send("here")
+    assert server.poll(1.0) is True
+    assert server.recv() == "here"
