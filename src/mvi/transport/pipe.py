@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from mvi._exceptions import FrameError, FrameTooLarge, PipeClosed, PipeUnavailable
 from mvi.transport.framing import (
@@ -134,7 +134,7 @@ class _Pipe:
                 "(MVI_RPC_MAX_FRAME_BYTES)"
             )
         if len(parts) == 2:  # a small frame: one piece, one system call
-            frame = cast(bytes, parts[0]) + cast(bytes, parts[1])
+            frame: bytes = parts[0] + parts[1]  # type: ignore[operator]
             with self._send_lock:
                 writer = self._writer if self._writer is not None else self._open_writer()
                 try:

@@ -16,7 +16,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
-from typing import Any, cast
+from typing import Any
 
 from mvi._exceptions import (
     ConfigurationError,
@@ -189,7 +189,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         if isinstance(target, ItemStream):
             target.request_id = request_id
         if len(parts) == 2:
-            self.out.append(cast(bytes, parts[0]) + cast(bytes, parts[1]))
+            self.out.append(parts[0] + parts[1])  # type: ignore[operator]
             if not self.flush_scheduled:
                 self.flush_scheduled = True
                 self.loop.call_soon(self.flush)

@@ -286,13 +286,17 @@ class ServerConnection(asyncio.BufferedProtocol):
             self.write(error_reply(request_id, result, route.path))
             return
         try:
+            parts = encode_frame([RESULT, request_id, result])
+        except Exception:  # encode_reply below says why
+            parts = []
+        if len(parts) == 2 and len(parts[1]) <= self.limit:  # small: one piece to write
+            self.write_small(parts[0] + parts[1])  # type: ignore[operator]
+            return
+        try:
             parts = encode_reply([RESULT, request_id, result], self.limit)
         except RemoteError as exc:
             parts = error_reply(request_id, exc, route.path)
-        if len(parts) == 2:  # a small frame: one piece for the write
-            self.write_small(cast(bytes, parts[0]) + cast(bytes, parts[1]))
-        else:
-            self.write(parts)
+        self.write(parts)
 
     async def run_stream(self, request_id: int, route: Route, args: tuple[Any, ...]) -> None:
         sent = 0
