@@ -14,6 +14,7 @@ __all__ = [
     "combine",
     "evaluate",
     "format_table",
+    "per_core",
     "table_rows",
 ]
 
@@ -116,8 +117,10 @@ HEADER = [
     "p99",
     "server CPU",
     "client CPU",
+    "per server core",
     "x reference",
     "x floor",
+    "per-core x floor",
     "target",
     "met",
 ]
@@ -125,6 +128,12 @@ HEADER = [
 
 def _us(seconds: float) -> str:
     return f"{seconds * 1e6:,.0f} us"
+
+
+def per_core(figure: Figure) -> float | None:
+    """Answers per second of server CPU: what one fully used core would serve (the figure
+    to read when a shared machine gives the pinned server much less than its core)."""
+    return figure.rate / figure.server_cores if figure.server_cores > 0 else None
 
 
 def table_rows(
@@ -154,6 +163,8 @@ def table_rows(
             else:
                 met = "yes" if verdict.met else f"NO: {verdict.shortfall}"
         label = line.label + (f" ({figure.errors} errors)" if figure.errors else "")
+        mine = per_core(figure)
+        theirs = per_core(floor) if floor else None
         out.append(
             [
                 label,
@@ -162,8 +173,10 @@ def table_rows(
                 _us(figure.p99),
                 f"{figure.server_cores:.2f}",
                 f"{figure.client_cores:.2f}",
+                f"{mine:,.0f}" if mine else "-",
                 f"{figure.rate / base.rate:.2f}x" if base and base.rate else "-",
                 f"{figure.rate / floor.rate:.2f}x" if floor and floor.rate else "-",
+                f"{mine / theirs:.2f}x" if mine and theirs else "-",
                 aim,
                 met,
             ]
@@ -179,7 +192,7 @@ def format_table(cells: Sequence[Sequence[str]], *, markdown: bool = False) -> s
         out += ["| " + " | ".join(row) + " |" for row in cells]
         return "\n".join(out)
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
-    right = set(range(1, 8))
+    right = set(range(1, 10))
     text = []
     for line in lines:
         row = [

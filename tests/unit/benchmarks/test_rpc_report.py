@@ -10,6 +10,7 @@ from benchmarks.rpc_report import (
     combine,
     evaluate,
     format_table,
+    per_core,
     table_rows,
 )
 from benchmarks.transport import CASES, TARGETS
@@ -54,8 +55,8 @@ def test_the_table_shows_ratios_to_the_reference_and_the_floor() -> None:
         lines, figures, "ref", [RatioTarget("mine", "ref", min_ratio=12)], {"ref": "REF"}
     )
     assert cells[2][:3] == ["mine", "60,000", "110 us"]
-    assert cells[2][6:] == ["12.00x", "0.75x", ">= 12x REF rate", "yes"]
-    assert cells[0][7] == "-"
+    assert cells[2][6:] == ["66,667", "12.00x", "0.75x", "0.75x", ">= 12x REF rate", "yes"]
+    assert cells[0][8] == "-" and cells[0][9] == "-"
     text = format_table(cells)
     assert text.splitlines()[0].startswith("measurement")
     markdown = format_table(cells, markdown=True)
@@ -80,3 +81,8 @@ def test_several_rounds_combine_into_medians_with_errors_added() -> None:
     combined = combine(rounds)
     assert combined.rate == 20_000 and combined.p50 == 200 / 1e6 and combined.errors == 3
     assert combine(rounds[:1]) == rounds[0]
+
+
+def test_the_rate_per_server_core_divides_by_the_cpu_the_server_got() -> None:
+    assert per_core(Figure(10_000, 0.001, 0.002, server_cores=0.25)) == 40_000
+    assert per_core(Figure(10_000, 0.001, 0.002)) is None
