@@ -240,7 +240,7 @@ def test_the_async_client_has_the_same_methods(server: ThreadServer) -> None:
             assert isinstance(pairs[1][1], RemoteError)
             assert [i async for i in client.iter_items("/count", 3)] == [0, 1, 2]
             with pytest.raises(TimeoutError):
-                await client.request("/sleep", 1.0, response_timeout=0.05)
+                await client.request("/sleep", 0.3, response_timeout=0.05)
             with pytest.raises(RemoteError, match="bad input"):
                 await client.request("/boom", 0)
             answers = await asyncio.gather(*(client.request("/double", x) for x in range(300)))
