@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 from tests.conftest import free_port
 
-from mvi._exceptions import ConfigurationError, FrameTooLarge, RemoteError, RpcUnavailable
+from mvi._exceptions import (
+    ConfigurationError,
+    FrameTooLarge,
+    RemoteError,
+    RpcDisconnected,
+    RpcUnavailable,
+)
 from mvi.transport.rpc import AsyncSocketClient, SocketApplication, SocketClient, make_server
 
 from ._rpc_app import ThreadServer
@@ -342,3 +348,11 @@ def test_requests_of_one_batch_that_wait_run_concurrently(client: SocketClient) 
     started = time.monotonic()
     assert list(client.stream("/sleep", [0.3] * 50)) == [0.3] * 50
     assert time.monotonic() - started < 2.0  # not 15 s one after the other
+
+
+def test_an_answer_over_the_clients_own_limit_names_that_limit(server: ThreadServer) -> None:
+    with (
+        SocketClient(**options(server), max_frame_bytes=1000) as small,  # type: ignore[arg-type]
+        pytest.raises(RpcDisconnected, match="over this client's limit"),
+    ):
+        small.request("/big", 5000)

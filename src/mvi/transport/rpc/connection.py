@@ -255,7 +255,13 @@ class ClientConnection(asyncio.BufferedProtocol):
                     self.server_limit, _ = parse_hello(payload)
                     _resolve(self.hello, None)
         except FrameError as exc:
-            self.reason = f"the server sent a malformed frame ({exc})"
+            if isinstance(exc, FrameTooLarge):
+                self.reason = (
+                    f"an answer is over this client's limit ({exc}); give the client a "
+                    "larger max_frame_bytes"
+                )
+            else:
+                self.reason = f"the server sent a malformed frame ({exc})"
             logger.warning("Closing the RPC connection: %s", self.reason)
             _reject(self.hello, exc)
             if self.transport is not None:
