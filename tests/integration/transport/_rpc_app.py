@@ -1,9 +1,10 @@
 """The socket RPC application the integration tests serve, in a thread or a process.
 
-    python -m tests.integration.transport._rpc_app tcp:PORT | unix:PATH
+    python -m tests.integration.transport._rpc_app tcp:PORT | unix:PATH [no-signals]
 
 (as a process it prints ``READY`` once it listens, and serves until SIGTERM or
-``/shutdown``; it exits 0 after a graceful stop).
+``/shutdown``; it exits 0 after a graceful stop; with ``no-signals`` the server leaves
+SIGTERM to Python's default, which ends the process at once).
 """
 
 from __future__ import annotations
@@ -189,8 +190,8 @@ class ThreadServer:
         self.thread.join(10)
 
 
-async def _main(address: str) -> None:
-    server = server_for(address, Record(), graceful_timeout=10)
+async def _main(address: str, handle_signals: bool) -> None:
+    server = server_for(address, Record(), graceful_timeout=10, handle_signals=handle_signals)
     task = asyncio.ensure_future(server.serve())
     while not server.ready.is_set():
         if task.done():
@@ -201,4 +202,4 @@ async def _main(address: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main(sys.argv[1]))
+    asyncio.run(_main(sys.argv[1], handle_signals="no-signals" not in sys.argv[2:]))

@@ -193,10 +193,10 @@ def test_a_request_during_graceful_stop_is_refused_then_the_socket_closes(tmp_pa
 class Process:
     """The test application served by a real process (for signals)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *options: str) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.transport._rpc_app", address],
+            [sys.executable, "-m", "tests.integration.transport._rpc_app", address, *options],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -267,6 +267,16 @@ def test_sigterm_finishes_in_flight_requests_then_exits(tmp_path: Path) -> None:
             assert server.proc.wait(10) == 0
             with pytest.raises(RpcDisconnected):
                 client.request("/double", 1)
+    finally:
+        server.stop()
+
+
+def test_without_signal_handling_sigterm_is_left_to_the_program() -> None:
+    port = free_port()
+    server = Process(f"tcp:{port}", "no-signals")
+    try:
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(10) == -signal.SIGTERM  # Python's default: no graceful stop
     finally:
         server.stop()
 

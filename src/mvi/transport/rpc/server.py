@@ -40,8 +40,11 @@ class SocketServer:
     several); ``shutdown_path`` the route that stops the server (``None``: no such route).
     ``max_frame_bytes``, ``write_buffer_bytes`` and ``graceful_timeout`` default to the
     settings ``MVI_RPC_MAX_FRAME_BYTES`` (else ``MVI_MAX_BODY_BYTES``),
-    ``MVI_RPC_WRITE_BUFFER_BYTES`` and ``MVI_GRACEFUL_TIMEOUT``. :attr:`ready` is set while
-    the server listens; :attr:`port` is the bound port (useful with ``port=0``).
+    ``MVI_RPC_WRITE_BUFFER_BYTES`` and ``MVI_GRACEFUL_TIMEOUT``; ``threads`` is the size of
+    the thread pool of ``def`` routes. ``handle_signals=False`` leaves SIGTERM/SIGINT to
+    the program (which then calls :meth:`shutdown`), e.g. when the server shares its
+    process and event loop with uvicorn. :attr:`ready` is set while the server listens;
+    :attr:`port` is the bound port (useful with ``port=0``).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class SocketServer:
         write_buffer_bytes: int | None = None,
         graceful_timeout: float | None = None,
         threads: int | None = None,
+        handle_signals: bool = True,
     ) -> None:
         if path is not None and (host is not None or port is not None):
             raise ConfigurationError("give a unix socket path, or a host and port, not both")
@@ -80,6 +84,7 @@ class SocketServer:
             settings.graceful_timeout if graceful_timeout is None else graceful_timeout
         )
         self.threads = threads
+        self.handle_signals = handle_signals
         self.ready = threading.Event()
         self.connections: set[ServerConnection] = set()
         self.inflight = 0
@@ -196,7 +201,7 @@ class SocketServer:
 
     def _handle_signals(self) -> Callable[[], None]:
         installed: list[tuple[int, Any]] = []
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT) if self.handle_signals else ():
             previous = signal.getsignal(signum)
             try:
                 self.loop.add_signal_handler(signum, self.shutdown)
