@@ -9,7 +9,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["PACKAGES", "cpu_model", "describe", "load"]
+__all__ = ["PACKAGES", "cpu_model", "describe", "load", "markdown_table"]
 
 PACKAGES = (
     "mvi",
@@ -24,6 +24,7 @@ PACKAGES = (
     "msgpack",
     "numpy",
     "prometheus-client",
+    "pyzmq",
 )
 
 
@@ -67,4 +68,14 @@ def describe() -> list[tuple[str, str]]:
         ("Python", platform.python_version()),
         ("wrk", _wrk_version()),
         ("packages", ", ".join(f"{p} {_version(p)}" for p in PACKAGES)),
+    ]
+
+
+def markdown_table(loads: tuple[str, str]) -> list[str]:
+    """The machine as the lines of a Markdown table, with the load before and after."""
+    return [
+        "| machine | |",
+        "|---|---|",
+        *(f"| {what} | {value} |" for what, value in describe()),
+        f"| load average (1/5/15 min) | before {loads[0]}; after {loads[1]} |",
     ]

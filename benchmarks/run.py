@@ -180,10 +180,7 @@ def _markdown(
         f"({args.duration:g} s per measurement after {args.warmup:g} s of warm-up, "
         f"{args.connections} connections, {args.repeat} round(s), median shown).",
         "",
-        "| machine | |",
-        "|---|---|",
-        *(f"| {what} | {value} |" for what, value in machine.describe()),
-        f"| load average (1/5/15 min) | before {loads[0]}; after {loads[1]} |",
+        *machine.markdown_table(loads),
         "",
         table,
     ]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ROOT", "Server", "free_port", "server_specs"]
+__all__ = ["ROOT", "Server", "free_port", "process_cpu_seconds", "server_specs"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +47,11 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
     # utime and stime are fields 14 and 15 of stat, 12 and 13 after "pid (comm)"
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by ``pid`` and its live children."""
+    return sum(_cpu_seconds(p) for p in _tree(pid))
 
 
 def free_port() -> int:
@@ -114,7 +119,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) used so far by the server and its live children."""
-        return sum(_cpu_seconds(pid) for pid in _tree(self.pid))
+        return process_cpu_seconds(self.pid)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 20 s."""

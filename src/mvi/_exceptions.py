@@ -15,14 +15,20 @@
     ├── MonitoringError           the monitoring store cannot answer
     │   ├── MonitoringUnavailable the monitoring database cannot be reached (or is closed)
     │   └── TooManyRecords        (also ValueError) a read matches more records than allowed
-    ├── ServingError              the service cannot be served (port taken, processes failing)
+    ├── ServingError              the service cannot be served (address taken, processes failing)
     ├── CallFailed                a call ends in an error answer (status, detail, headers)
     │   └── Overloaded            503 with Retry-After: queue full, worker lost
     ├── ProtocolError             (also ValueError) bytes from a peer that are not a message
     │   ├── FrameError            not a frame of the binary framing (transport)
+    │   │   └── FrameTooLarge     a frame over the receiver's limit (MVI_RPC_MAX_FRAME_BYTES)
     │   ├── MalformedMessage      not a framed JSON message of a channel (transport)
     │   └── BadTensor             not a well-formed .npy or msgpack array body
     ├── ChannelClosed             (also ConnectionError) the other end of a channel is gone
+    │   ├── RpcDisconnected       the socket RPC connection closed before the answer came
+    │   └── PipeClosed            the other process closed its end of a named pipe
+    ├── RpcUnavailable            (also ConnectionError) no socket RPC server answered in time
+    ├── RemoteError               a socket RPC route failed: category, type_name, message, detail
+    ├── PipeUnavailable           (also OSError) a pipe path is not a FIFO, or is another's
     ├── RequestBodyError          a request body could not be read whole
     │   ├── BodyTooLarge          over MVI_MAX_BODY_BYTES: the caller gets 413
     │   └── ClientDisconnected    the client went away before its body arrived
@@ -84,6 +90,7 @@ __all__ = [
     "DeployInProgress",
     "EntrypointDefinitionError",
     "FrameError",
+    "FrameTooLarge",
     "InvalidArchive",
     "InvalidArgument",
     "InvalidDeployment",
@@ -110,12 +117,17 @@ __all__ = [
     "Overloaded",
     "ParameterError",
     "PermissionDenied",
+    "PipeClosed",
+    "PipeUnavailable",
     "ProjectError",
     "ProtocolError",
+    "RemoteError",
     "ReplyError",
     "RequestBodyError",
     "RollbackConflict",
     "RouteError",
+    "RpcDisconnected",
+    "RpcUnavailable",
     "ServiceCallError",
     "ServingError",
     "TooManyRecords",
@@ -243,6 +255,11 @@ class FrameError(ProtocolError):
     """Bytes on a socket that are not a frame of mvi's binary framing."""
 
 
+class FrameTooLarge(FrameError):
+    """A frame over the receiver's limit (``MVI_RPC_MAX_FRAME_BYTES``, by default
+    ``MVI_MAX_BODY_BYTES``): send less per request, or raise the limit on both sides."""
+
+
 class MalformedMessage(ProtocolError):
     """The bytes on a channel are not a framed JSON object."""
 
@@ -253,6 +270,73 @@ class BadTensor(ProtocolError):
 
 class ChannelClosed(MviError, ConnectionError):
     """The other end of a channel is gone."""
+
+
+class RpcDisconnected(ChannelClosed):
+    """The socket RPC connection closed (the server stopped, crashed or dropped it) before
+    the answer came; the request may or may not have run. Connect again once the server is
+    back (a new client waits for it up to ``connection_timeout``)."""
+
+
+class PipeClosed(ChannelClosed):
+    """The other process closed its end of the named pipe (or exited); make a new
+    ``pipe.Server``/``pipe.Client`` pair to talk again."""
+
+
+class RpcUnavailable(MviError, ConnectionError):
+    """No socket RPC server accepted a connection at the address within
+    ``connection_timeout`` seconds; start the server, or check its path or host and port."""
+
+
+class RemoteError(MviError):
+    """A socket RPC route failed on the server, or refused the request.
+
+    ``category`` says how (``internal``, ``invalid_input``, ``invalid_request``,
+    ``not_found``, ``overload``, ``timeout``, ``unavailable``, ``too_large``,
+    ``protocol``), ``type_name`` and ``message`` are the server-side exception's,
+    ``detail`` any data the route attached (e.g. validation errors), ``error_id`` the id of
+    the server's log line for an ``internal`` error. :attr:`status` is the HTTP status of
+    the same error. A route may also raise or return one to answer with exactly this error.
+    """
+
+    def __init__(
+        self,
+        category: str,
+        type_name: str,
+        message: str,
+        detail: Any = None,
+        error_id: str | None = None,
+    ) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.category = category
+        self.type_name = type_name
+        self.message = message
+        self.detail = detail
+        self.error_id = error_id
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of this error's category (500 for an unknown one)."""
+        return _CATEGORY_STATUS.get(self.category, 500)
+
+
+_CATEGORY_STATUS = {
+    "internal": 500,
+    "invalid_input": 422,
+    "invalid_request": 400,
+    "not_found": 404,
+    "overload": 503,
+    "protocol": 400,
+    "timeout": 504,
+    "too_large": 413,
+    "unavailable": 503,
+}
+
+
+class PipeUnavailable(MviError, OSError):
+    """A named pipe cannot be opened: its path is taken by something that is not a FIFO,
+    another live process holds that end of the pipe, or no peer came in time. The message
+    says which; remove the file, or pick another path."""
 
 
 class RequestBodyError(MviError):

@@ -242,6 +242,28 @@ class ServiceSettings(_Group):
         0, ge=0, description="MiB each replica reserves on a Ray cluster (0: none)."
     )
 
+    # -- socket RPC and named pipes (mvi.transport) -------------------------------------
+    rpc_max_frame_bytes: int | None = Field(
+        None,
+        ge=64,
+        description="Largest socket RPC or named-pipe frame accepted (default: "
+        "max_body_bytes); a client refuses to send a bigger one, a server that gets one "
+        "answers an error and closes that connection.",
+    )
+    rpc_backlog: int = Field(
+        256,
+        ge=1,
+        description="Requests in progress on one socket RPC connection, at most; beyond, "
+        "the server stops reading that connection until some finish.",
+    )
+    rpc_write_buffer_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Bytes of answers waiting to be sent on one socket RPC connection "
+        "beyond which the server stops reading its requests and pauses its streams "
+        "(a slow reader is back-pressured, never buffered without limit).",
+    )
+
     @field_validator("authorized_domains", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:

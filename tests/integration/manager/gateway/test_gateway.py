@@ -143,7 +143,10 @@ def test_an_upstream_that_is_down_is_502(gateway: GatewayServer) -> None:
 
 def test_a_slow_upstream_is_504(gateway: GatewayServer) -> None:
     answer = httpx.post(f"{gateway.url}/services/echo/slow", json={"seconds": 3}, timeout=10)
-    assert answer.status_code == 504 and "did not answer /services/echo_1.0.0/slow within 1s" in answer.json()["detail"]
+    assert (
+        answer.status_code == 504
+        and "did not answer /services/echo_1.0.0/slow within 1s" in answer.json()["detail"]
+    )
 
 
 def test_a_version_that_is_not_running_is_502_without_a_connection(
