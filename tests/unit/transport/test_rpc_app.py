@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from mvi._exceptions import ConfigurationError, RemoteError
-from mvi.transport.rpc.app import ASYNC, ASYNC_STREAM, SYNC, SYNC_STREAM, Route, SocketApplication
+from mvi.transport.rpc.app import (
+    ASYNC,
+    ASYNC_STREAM,
+    SYNC,
+    SYNC_STREAM,
+    RpcRoute,
+    SocketApplication,
+)
 
 
 async def coroutine(x: int) -> int:
@@ -55,7 +62,7 @@ class Method:
     ],
 )
 def test_the_kind_of_a_route(fn: Any, kind: str) -> None:
-    assert Route("/r", fn).kind == kind
+    assert RpcRoute("/r", fn).kind == kind
 
 
 @pytest.mark.parametrize(
@@ -70,17 +77,17 @@ def test_the_kind_of_a_route(fn: Any, kind: str) -> None:
     ],
 )
 def test_whether_a_route_takes_the_data(fn: Any, takes_data: bool) -> None:
-    assert Route("/r", fn).takes_data is takes_data
+    assert RpcRoute("/r", fn).takes_data is takes_data
 
 
 @pytest.mark.parametrize("fn", [lambda a, b: None, lambda a, *, key: None])
 def test_a_function_that_needs_more_than_the_data_is_refused(fn: Any) -> None:
     with pytest.raises(ConfigurationError, match="one positional argument"):
-        Route("/r", fn)
+        RpcRoute("/r", fn)
 
 
 def test_data_for_a_route_that_takes_none_is_an_invalid_request() -> None:
-    route = Route("/info", lambda: None)
+    route = RpcRoute("/info", lambda: None)
     assert route.arguments(None) == ()
     with pytest.raises(RemoteError, match="takes no data") as caught:
         route.arguments({"a": 1})

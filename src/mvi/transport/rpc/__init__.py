@@ -19,14 +19,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mvi.transport.rpc.aio_client import AsyncSocketClient
     from mvi.transport.rpc.app import SocketApplication
-    from mvi.transport.rpc.client import AsyncSocketClient, SocketClient
+    from mvi.transport.rpc.client import SocketClient
     from mvi.transport.rpc.server import SocketServer, make_server
 
 __all__ = ["AsyncSocketClient", "SocketApplication", "SocketClient", "SocketServer", "make_server"]
 
 _HOMES = {
-    "AsyncSocketClient": "mvi.transport.rpc.client",
+    "AsyncSocketClient": "mvi.transport.rpc.aio_client",
     "SocketApplication": "mvi.transport.rpc.app",
     "SocketClient": "mvi.transport.rpc.client",
     "SocketServer": "mvi.transport.rpc.server",

@@ -18,7 +18,7 @@ from typing import Any
 
 from mvi._exceptions import ConfigurationError, RemoteError
 
-__all__ = ["Route", "SocketApplication"]
+__all__ = ["RpcRoute", "SocketApplication"]
 
 ASYNC, SYNC, ASYNC_STREAM, SYNC_STREAM = "async", "sync", "async stream", "sync stream"
 
@@ -69,7 +69,7 @@ def _takes_data(path: str, fn: Callable[..., Any]) -> bool:
     return bool(positional) or varargs
 
 
-class Route:
+class RpcRoute:
     """One registered function: how it is called (``kind``), and whether with data."""
 
     __slots__ = ("fn", "inline", "kind", "path", "takes_data")
@@ -113,7 +113,7 @@ class SocketApplication:
     """
 
     def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
+        self.routes: dict[str, RpcRoute] = {}
 
     def add_route(self, path: str, fn: Callable[..., Any], *, inline: bool = False) -> None:
         """Serve ``fn`` under ``path``.
@@ -131,7 +131,7 @@ class SocketApplication:
             raise ConfigurationError(f"the route {path!r} is not callable: {fn!r}")
         if path in self.routes:
             raise ConfigurationError(f"the route {path!r} is already added")
-        self.routes[path] = Route(path, fn, inline=inline)
+        self.routes[path] = RpcRoute(path, fn, inline=inline)
 
     async def handle_request(self, path: str, data: Any = None) -> Any:
         """Call the route at ``path`` with ``data`` (in-process, as the server would);

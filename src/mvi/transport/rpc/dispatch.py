@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mvi._exceptions import FrameError, FrameTooLarge, RemoteError
 from mvi.transport.framing import FrameAssembler, Parts, decode_frame, encode_frame
-from mvi.transport.rpc.app import ASYNC, ASYNC_STREAM, SYNC, Route
+from mvi.transport.rpc.app import ASYNC, ASYNC_STREAM, SYNC, RpcRoute
 from mvi.transport.rpc.eager import first_step, resume
 from mvi.transport.rpc.protocol import (
     END,
@@ -65,7 +65,7 @@ class ServerConnection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.active: dict[int, asyncio.Future[Any] | None] = {}
-        self.waiting: deque[tuple[int, Route, Any]] = deque()
+        self.waiting: deque[tuple[int, RpcRoute, Any]] = deque()
         self.running = 0
         self.out: Parts = []
         self.out_bytes = 0
@@ -76,7 +76,7 @@ class ServerConnection(asyncio.BufferedProtocol):
         self.closed = False
         self.eof = False
         self.starting = False
-        self.eager: deque[tuple[int, Route, tuple[Any, ...]]] = deque()
+        self.eager: deque[tuple[int, RpcRoute, tuple[Any, ...]]] = deque()
         self.runner_scheduled = False
         self.runners: set[asyncio.Task[None]] = set()
 
@@ -176,7 +176,7 @@ class ServerConnection(asyncio.BufferedProtocol):
             return
         self.start(request_id, route, data)
 
-    def start(self, request_id: int, route: Route, data: Any) -> None:
+    def start(self, request_id: int, route: RpcRoute, data: Any) -> None:
         if route.takes_data:
             args: tuple[Any, ...] = (data,)
         else:
@@ -255,7 +255,7 @@ class ServerConnection(asyncio.BufferedProtocol):
             return
         self.flush()
 
-    async def finish_awaitable(self, request_id: int, route: Route, awaitable: Any) -> None:
+    async def finish_awaitable(self, request_id: int, route: RpcRoute, awaitable: Any) -> None:
         try:
             result = await awaitable
         except Exception as exc:
@@ -265,7 +265,7 @@ class ServerConnection(asyncio.BufferedProtocol):
         finally:
             self.finished(request_id)
 
-    def threaded_done(self, request_id: int, route: Route, future: asyncio.Future[Any]) -> None:
+    def threaded_done(self, request_id: int, route: RpcRoute, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
             self.finished(request_id)
             return
@@ -281,7 +281,7 @@ class ServerConnection(asyncio.BufferedProtocol):
             self.answer(request_id, route, future.result())
         self.finished(request_id)
 
-    def answer(self, request_id: int, route: Route, result: Any) -> None:
+    def answer(self, request_id: int, route: RpcRoute, result: Any) -> None:
         if isinstance(result, RemoteError):
             self.write(error_reply(request_id, result, route.path))
             return
@@ -298,7 +298,7 @@ class ServerConnection(asyncio.BufferedProtocol):
             parts = error_reply(request_id, exc, route.path)
         self.write(parts)
 
-    async def run_stream(self, request_id: int, route: Route, args: tuple[Any, ...]) -> None:
+    async def run_stream(self, request_id: int, route: RpcRoute, args: tuple[Any, ...]) -> None:
         sent = 0
         try:
             if route.kind is ASYNC_STREAM:
