@@ -192,4 +192,6 @@ def test_a_callee_slower_than_the_gateway_allows_comes_back_as_504(
     assert time.monotonic() - started < 4
     body = answer.json()
     assert body["error"] == 504
-    assert "cs_callee 1.0.0 did not answer within 3s" in body["detail"]
+    assert (
+        "cs_callee 1.0.0 did not answer /services/cs_callee_1.0.0/nap within 3s" in body["detail"]
+    )
