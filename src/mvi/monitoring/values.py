@@ -18,8 +18,10 @@ kept as their text, still read back as numbers.
 from __future__ import annotations
 
 import decimal
+import json
 import math
 import numbers
+import re
 from typing import Any, Literal
 
 import orjson
@@ -33,6 +35,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_json_text",
+    "json_bytes",
     "resolve_json",
     "to_json",
 ]
@@ -44,6 +47,7 @@ StoredValue = tuple[Kind, int | float | str]
 
 _MIN_INT, _MAX_INT = -(2**63), 2**63 - 1
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_INTEGER = re.compile(r"\s*-?[0-9]+\s*")
 _OBJECT, _ARRAY, _QUOTE, _BACKSLASH = b'{["\\'  # bytes of JSON texts, as integers
 
 
@@ -58,9 +62,48 @@ def _fallback(value: Any) -> Any:
     return jsonable_encoder(value)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None``, as orjson writes them."""
+    if type(value) is float and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _wide_default(value: Any) -> Any:
+    """What the standard library's encoder writes for a value it does not know."""
+    try:
+        return orjson.loads(orjson.dumps(value, default=_fallback, option=_JSON_OPTIONS))
+    except TypeError:  # an integer beyond 64 bits inside, e.g. a pydantic model's field
+        return _finite(jsonable_encoder(value))
+
+
+def json_bytes(value: Any) -> bytes:
+    """JSON (UTF-8) of ``value``: orjson, and the standard library's encoder for the values
+    that hold an integer beyond 64 bits (which JSON allows and orjson refuses); NaN and
+    infinities are ``null`` either way. ``TypeError``/``ValueError`` when it cannot be
+    serialised."""
+    try:
+        return orjson.dumps(value, default=_fallback, option=_JSON_OPTIONS)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+    text = json.dumps(
+        _finite(value),
+        default=_wide_default,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    )
+    return text.encode()
+
+
 def to_json(value: Any) -> str:
     """JSON text of ``value``; ``TypeError``/``ValueError`` when it cannot be serialised."""
-    return orjson.dumps(value, default=_fallback, option=_JSON_OPTIONS).decode()
+    return json_bytes(value).decode()
 
 
 def _numpy_scalar(value: Any) -> bool:
@@ -87,7 +130,18 @@ def encode_json_text(text: bytes) -> StoredValue:
         return ("json", text.decode())
     if head == _QUOTE and text[-1] == _QUOTE and len(text) > 1 and _BACKSLASH not in text:
         return ("text", text[1:-1].decode())  # a JSON string without escapes: its own text
-    return encode(orjson.loads(text))  # a scalar: stored as the value it is
+    return _scalar(text)  # a scalar: stored as the value it is
+
+
+def _scalar(text: bytes | str) -> StoredValue:
+    """The columns of the JSON scalar ``text``; an integer beyond 64 bits stays an integer
+    (orjson would read it as a float)."""
+    value = orjson.loads(text)
+    if type(value) is float:
+        digits = text if isinstance(text, str) else text.decode()
+        if _INTEGER.fullmatch(digits):
+            return _integer(int(digits))
+    return encode(value)
 
 
 RAW_JSON = ""
@@ -118,7 +172,7 @@ def _json_text(value: JSONText) -> StoredValue:
         return ("json", str(value))
     if head == '"' and "\\" not in value and value[-1:] == '"' and len(value) > 1:
         return ("text", value[1:-1])
-    return encode(orjson.loads(str(value)))
+    return _scalar(str(value))
 
 
 def encode(value: Any) -> StoredValue:

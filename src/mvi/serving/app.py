@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,7 +15,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mvi._exceptions import (
@@ -25,7 +26,7 @@ from mvi._exceptions import (
     UnknownVariable,
 )
 from mvi.serving.endpoint import EntrypointEndpoint, encode_json, validation_errors
-from mvi.serving.http import validation_failed
+from mvi.serving.http import JSON, json_body, send_response, validation_failed
 from mvi.serving.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -170,14 +171,15 @@ async def _read_monitoring(
 def _system_router(service: Service) -> APIRouter:
     router = APIRouter(tags=["service"])
 
+    # ServiceApp answers these two itself, ahead of everything else: these routes document them
     @router.get("/~health", summary="The process is alive")
     async def health() -> dict[str, str]:
         return {"status": "alive"}
 
     @router.get("/~ready", summary="Startup finished and not draining")
     async def ready() -> Response:
-        state = service.state
-        return JSONResponse({"status": state}, status_code=200 if state == "ready" else 503)
+        status, body = _readiness(service)
+        return Response(body, status, media_type="application/json")
 
     @router.get("/~metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
@@ -270,6 +272,32 @@ def _system_router(service: Service) -> APIRouter:
     return router
 
 
+_ERROR_ID = "mvi.error_id"  # scope key: the error id a 500 was answered with
+_ALIVE = b'{"status":"alive"}'
+
+
+def _readiness(service: Service) -> tuple[int, bytes]:
+    """The status and body of ``/~ready``: 200 once started, 503 while starting or draining."""
+    state = service.state
+    return (200 if state == "ready" else 503), b'{"status":"%s"}' % state.encode()
+
+
+def _new_error_id(what: str, exc: BaseException) -> str:
+    """Log ``exc`` with its traceback under a new error id; returns the id."""
+    error_id = uuid.uuid4().hex
+    logger.error("%s failed [error_id=%s]", what, error_id, exc_info=exc)
+    return error_id
+
+
+async def internal_failure(request: Request, exc: Exception) -> Response:
+    """The 500 for an exception no route handled: ``{"detail", "error_id"}``, the traceback
+    logged once under that id."""
+    error_id = _new_error_id(f"{request.method} {request.url.path}", exc)
+    request.scope[_ERROR_ID] = error_id
+    body = json_body("Internal server error", error_id=error_id)
+    return Response(body, 500, media_type="application/json")
+
+
 def build_fastapi(service: Service) -> FastAPI:
     """The FastAPI app users see: entrypoints, system routes, docs and their own routes."""
 
@@ -303,6 +331,7 @@ def build_fastapi(service: Service) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_exception_handler(Exception, internal_failure)
     app.include_router(_system_router(service))
     for entrypoint in service.entrypoints.values():
         add_entrypoint_route(app, service, entrypoint)
@@ -310,8 +339,11 @@ def build_fastapi(service: Service) -> FastAPI:
 
 
 class ServiceApp:
-    """The ASGI callable uvicorn serves: the root-path prefix, then a direct call for
-    entrypoints when no user middleware needs to see them, else FastAPI."""
+    """The ASGI callable uvicorn serves: the root-path prefix, ``/~health`` and ``/~ready``
+    answered at once (before any routing, middleware or entrypoint work, so that a service
+    whose entrypoints are all busy still answers its supervisor), then a direct call for
+    entrypoints when no user middleware needs to see them, else FastAPI. An exception that
+    escapes either is a JSON 500 carrying its ``error_id``, never a plain-text one."""
 
     def __init__(self, service: Service, app: FastAPI) -> None:
         self.service = service
@@ -327,9 +359,35 @@ class ServiceApp:
             if root and (path == root or path.startswith(root + "/")):
                 scope["root_path"] = root
                 route = path[len(root) :]
-            if scope["method"] == "POST" and not self.fastapi.user_middleware:
+            method = scope["method"]
+            if method == "GET" and route[:2] == "/~":
+                if route == "/~health":
+                    await send_response(send, 200, _ALIVE, JSON, [])
+                    return
+                if route == "/~ready":
+                    status, body = _readiness(self.service)
+                    await send_response(send, status, body, JSON, [])
+                    return
+            if method == "POST" and not self.fastapi.user_middleware:
                 endpoint = self.service.endpoints.get(route[1:])
                 if endpoint is not None:
-                    await endpoint(scope, receive, send)
+                    try:
+                        await endpoint(scope, receive, send)
+                    except Exception as exc:
+                        await self._failed(scope, send, exc)
                     return
+            try:
+                await self.app(scope, receive, send)
+            except Exception as exc:
+                await self._failed(scope, send, exc)
+            return
         await self.app(scope, receive, send)
+
+    async def _failed(self, scope: Scope, send: Send, exc: Exception) -> None:
+        """Answer 500 with an error id for ``exc``, unless an answer has begun already."""
+        if _ERROR_ID in scope:
+            return  # internal_failure answered and logged it
+        error_id = _new_error_id(f"{scope['method']} {scope['path']}", exc)
+        body = json_body("Internal server error", error_id=error_id)
+        with contextlib.suppress(Exception):  # the answer had begun: nothing more to say
+            await send_response(send, 500, body, JSON, [])

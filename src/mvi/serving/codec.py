@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ValidationError
 
 from mvi._exceptions import CallFailed, InvalidRequest
 from mvi.data_types import is_array
+from mvi.monitoring.values import json_bytes
 from mvi.serving.engine.failures import internal_error
 from mvi.serving.http import JSON, media_type, preferred
 
@@ -38,17 +38,13 @@ JSON_TYPE, NPY_TYPE, MSGPACK_TYPE = "application/json", "application/x-npy", "ap
 KEEP_ARRAYS = {"keep_arrays": True}
 """Serialization context that leaves NDArray values as arrays (for binary encoders)."""
 
-_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _MSGPACK_TYPES = frozenset({MSGPACK_TYPE, "application/x-msgpack", "application/vnd.msgpack"})
 
 
-def _fallback(value: Any) -> Any:
-    return jsonable_encoder(value)
-
-
 def encode_json(value: Any) -> bytes:
-    """JSON of any value FastAPI could encode, using orjson where it can."""
-    return orjson.dumps(value, default=_fallback, option=_ORJSON_OPTIONS)
+    """JSON of any value FastAPI could encode, using orjson where it can (integers beyond
+    64 bits included, see :func:`mvi.monitoring.values.json_bytes`)."""
+    return json_bytes(value)
 
 
 def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:

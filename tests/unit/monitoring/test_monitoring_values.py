@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import json
 import math
 from typing import Any
 
@@ -20,6 +21,7 @@ from mvi.monitoring.values import (
     decode,
     encode,
     encode_json_text,
+    json_bytes,
     resolve_json,
 )
 
@@ -207,3 +209,35 @@ def test_raw_json_records_are_resolved_in_place_and_bad_ones_reported() -> None:
         *(3, "broken", "json", "{not json"),
     ]
     assert resolve_json(flat[:16], 4) == []  # nothing raw left: nothing to do
+
+
+@pytest.mark.parametrize(
+    "text", [b"99999999999999999999999", b"-340282366920938463463374607431768211456"]
+)
+def test_json_integers_beyond_64_bits_stay_integers(text: bytes) -> None:
+    kind, value = encode_json_text(text)
+    assert kind == "int"
+    assert decode(kind, value) == int(text)
+    assert encode(JSONText(text.decode())) == (kind, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**64, -(2**70), [1, 2**100, 1.5], {"a": {"b": 10**40}}, ("x", 2**65, None)],
+)
+def test_json_of_integers_beyond_64_bits_is_exact(value: Any) -> None:
+    assert json.loads(json_bytes(value)) == json.loads(json.dumps(value))
+
+
+def test_json_beyond_64_bits_writes_non_finite_floats_and_unknown_values_as_orjson_does() -> None:
+    value = {
+        "big": 2**64,
+        "nan": math.nan,
+        "inf": [math.inf],
+        "array": np.arange(2),
+        "day": datetime.date(2026, 1, 2),
+    }
+    assert (
+        json_bytes(value)
+        == b'{"big":18446744073709551616,"nan":null,"inf":[null],"array":[0,1],"day":"2026-01-02"}'
+    )
