@@ -56,6 +56,7 @@
         ├── InvalidArgument       422: a query parameter or body field out of range or missing
         ├── VersionConflict       409: that name and version are deployed (use --replace)
         │   └── DeployInProgress  409: that version is being deployed right now; wait for it
+        ├── ForceRequired         409: killing the last version (or all) needs force=true
         ├── NotRunning            409: the version is not running, so it cannot take the traffic
         ├── RollbackConflict      409: no previous main to return to, or the main just changed
         ├── UnknownService        404: no such service or version
@@ -109,6 +110,7 @@ from mvi._exceptions.manager import (
     ClusterUnavailable,
     CrossSiteRequest,
     DeployInProgress,
+    ForceRequired,
     InvalidArchive,
     InvalidArgument,
     InvalidDeployment,
@@ -158,6 +160,7 @@ __all__ = [
     "CrossSiteRequest",
     "DeployInProgress",
     "EntrypointDefinitionError",
+    "ForceRequired",
     "FrameError",
     "FrameTooLarge",
     "InvalidArchive",

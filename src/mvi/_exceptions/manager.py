@@ -12,6 +12,7 @@ __all__ = [
     "ClusterUnavailable",
     "CrossSiteRequest",
     "DeployInProgress",
+    "ForceRequired",
     "InvalidArchive",
     "InvalidArgument",
     "InvalidDeployment",
@@ -127,6 +128,13 @@ class VersionConflict(ManagerError):
 
 class DeployInProgress(VersionConflict):
     """That version is being deployed right now: wait for its deploy to end, then try again."""
+
+
+class ForceRequired(ManagerError):
+    """The operation removes the last version of a name (or every version): the request
+    must say ``force`` (``?force=true``; ``mvi kill ... --yes``)."""
+
+    status_code = 409
 
 
 class NotRunning(ManagerError):

@@ -74,6 +74,30 @@ def test_kill_refuses_the_main_while_others_exist(
     assert manager.versions(deployed) == []
 
 
+def test_killing_the_last_version_or_every_version_needs_force(
+    manager: Manager, deployed: str, greeter: Path
+) -> None:
+    for path in (f"/api/services/{deployed}", f"/api/services/{deployed}/1.0.0"):
+        refused = manager.http.delete(path)
+        assert refused.status_code == 409, refused.text
+        assert f"{path}?force=true" in refused.json()["detail"]
+        assert "--yes" in refused.json()["detail"]
+    manager.ok("deploy", deployed, "1.1.0", str(greeter))
+    for params in ({"all": "true"}, {"all": "true", "force": "false"}):
+        refused = manager.http.delete(f"/api/services/{deployed}", params=params)
+        assert refused.status_code == 409, refused.text
+        assert "all=true&force=true" in refused.json()["detail"]
+    assert set(mains(manager, deployed)) == {"1.0.0", "1.1.0"}  # nothing was killed
+    assert manager.call(f"{deployed}/hello", name="still").json() == "Hello still from 1.0.0"
+    other = manager.http.delete(f"/api/services/{deployed}/1.1.0")  # not the last: no force
+    assert other.status_code == 200, other.text
+    assert manager.http.delete(f"/api/services/{deployed}").status_code == 409
+    killed = manager.http.delete(f"/api/services/{deployed}", params={"force": "true"})
+    assert killed.status_code == 200, killed.text
+    assert [r["version"] for r in killed.json()["killed"]] == ["1.0.0"]
+    assert manager.versions(deployed) == []
+
+
 def test_kill_all_removes_the_others_before_the_main(
     manager: Manager, deployed: str, greeter: Path
 ) -> None:

@@ -373,12 +373,15 @@ def kill(
             question = f"Kill {name} {target}? Its process stops and its code and logs are deleted"
         if not yes:
             typer.confirm(question, abort=True)
+        force = {"force": "true"}  # confirmed (or --yes): the manager's own guard is satisfied
         if every:
-            body = _run(client.json, "DELETE", f"/api/services/{name}", params={"all": "true"})
+            body = _run(
+                client.json, "DELETE", f"/api/services/{name}", params={"all": "true", **force}
+            )
         elif version is None:
-            body = _run(client.json, "DELETE", f"/api/services/{name}")
+            body = _run(client.json, "DELETE", f"/api/services/{name}", params=force)
         else:
-            body = _run(client.json, "DELETE", f"/api/services/{name}/{version}")
+            body = _run(client.json, "DELETE", f"/api/services/{name}/{version}", params=force)
     for record in body["killed"]:
         main = " (main)" if record["main"] else ""
         console.print(f"Killed {record['name']} {record['version']}{main}", markup=False)

@@ -143,13 +143,26 @@ async def assign(name: str, version: str, fleet: FleetDep) -> list[ServiceVersio
     return [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
 
 
+ForceQuery = Annotated[
+    bool,
+    Query(
+        description="Required to kill the last version of a name, or every version: "
+        "without it such a kill is refused with 409."
+    ),
+]
+
+
 @router.delete("/{name}/{version}", summary="Kill a version")
-async def kill_version(name: str, version: str, fleet: FleetDep) -> KilledOut:
+async def kill_version(
+    name: str, version: str, fleet: FleetDep, force: ForceQuery = False
+) -> KilledOut:
     """Stop a version and delete its code and logs (its monitoring data is kept).
 
-    403 for the main while other versions of the name exist.
+    403 for the main while other versions of the name exist; 409 for the last version
+    without ``force=true``.
     """
-    return KilledOut(killed=[ServiceVersionOut.of(r) for r in await fleet.kill(name, version)])
+    rows = await fleet.kill(name, version, force=force)
+    return KilledOut(killed=[ServiceVersionOut.of(r) for r in rows])
 
 
 @router.delete("/{name}", summary="Kill the main version, or all versions")
@@ -159,9 +172,11 @@ async def kill_service(
     every: Annotated[
         bool, Query(alias="all", description="Every version: the others first, the main last.")
     ] = False,
+    force: ForceQuery = False,
 ) -> KilledOut:
-    """Kill the main (refused while others exist), or with ``all`` every version."""
-    rows = await fleet.kill_all(name) if every else await fleet.kill(name)
+    """Kill the main (refused while others exist), or with ``all`` every version; killing
+    the last version, or every version, needs ``force=true`` (else 409)."""
+    rows = await fleet.kill_all(name, force=force) if every else await fleet.kill(name, force=force)
     return KilledOut(killed=[ServiceVersionOut.of(r) for r in rows])
 
 

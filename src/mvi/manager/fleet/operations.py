@@ -324,21 +324,26 @@ class Fleet:
         rows = await self.versions(name)
         return [(row, self.parts.shadows.figures(row.key)) for row in rows if not row.is_main]
 
-    async def kill(self, name: str, version: str | None = None) -> list[ServiceVersion]:
+    async def kill(
+        self, name: str, version: str | None = None, *, force: bool = False
+    ) -> list[ServiceVersion]:
         """Remove one version (the main when ``version`` is ``None``) for good.
 
-        The main is refused (403) while other versions of its name exist.
+        The main is refused (403) while other versions of its name exist, the last version
+        (409) without ``force``.
         """
         async with self.parts.lock(name):
             rows = await self.parts.registry.versions(name)
-            target = rules.kill_target(name, rows, version)
+            target = rules.kill_target(name, rows, version, force=force)
             await self._remove(target)
             return [target]
 
-    async def kill_all(self, name: str) -> list[ServiceVersion]:
-        """Remove every version of ``name``: the others first, the main last."""
+    async def kill_all(self, name: str, *, force: bool = False) -> list[ServiceVersion]:
+        """Remove every version of ``name``: the others first, the main last (409 without
+        ``force``)."""
         async with self.parts.lock(name):
-            ordered = rules.kill_order(name, await self.parts.registry.versions(name))
+            rows = await self.parts.registry.versions(name)
+            ordered = rules.kill_order(name, rows, force=force)
             for row in ordered:
                 await self._remove(row)
             return ordered

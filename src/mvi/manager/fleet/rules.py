@@ -15,6 +15,7 @@ from typing import Any
 
 from mvi._exceptions import (
     DeployInProgress,
+    ForceRequired,
     InvalidArgument,
     NotRunning,
     OperationRefused,
@@ -89,11 +90,14 @@ def check_percent(percent: int | None) -> None:
         raise InvalidArgument(f"percent must be between 0 and 100, not {percent}")
 
 
-def kill_target(name: str, rows: Sequence[ServiceVersion], version: str | None) -> ServiceVersion:
+def kill_target(
+    name: str, rows: Sequence[ServiceVersion], version: str | None, *, force: bool = False
+) -> ServiceVersion:
     """The version a kill of ``name`` removes (the main when ``version`` is ``None``).
 
     ``rows`` are every version of ``name``. The main is refused while other versions of
-    its name exist: they would lose their traffic with no main to fall back on.
+    its name exist: they would lose their traffic with no main to fall back on. The last
+    version of a name goes only with ``force``: ``name`` would answer nothing any more.
     """
     if not rows:
         raise UnknownService.lookup(name)
@@ -112,13 +116,30 @@ def kill_target(name: str, rows: Sequence[ServiceVersion], version: str | None) 
             f"(`mvi assign {name} VERSION`), or kill them all with "
             f"`mvi kill {name} --all`"
         )
+    if len(rows) == 1 and not force:
+        path = f"/api/services/{name}" + ("" if version is None else f"/{version}")
+        raise ForceRequired(
+            f"{name} {target.version} is the last version of {name}: killing it leaves "
+            f"nothing to answer {name}'s calls. Say so explicitly: DELETE {path}?force=true "
+            f"(the CLI: `mvi kill {name}{'' if version is None else ' ' + version} --yes`)"
+        )
     return target
 
 
-def kill_order(name: str, rows: Sequence[ServiceVersion]) -> list[ServiceVersion]:
-    """The order a kill of every version of ``name`` removes them in: the main last."""
+def kill_order(
+    name: str, rows: Sequence[ServiceVersion], *, force: bool = False
+) -> list[ServiceVersion]:
+    """The order a kill of every version of ``name`` removes them in: the main last.
+    Refused without ``force``: it leaves nothing to answer ``name``'s calls."""
     if not rows:
         raise UnknownService.lookup(name)
+    if not force:
+        raise ForceRequired(
+            f"Killing every version of {name} ({', '.join(r.version for r in rows)}) leaves "
+            f"nothing to answer {name}'s calls. Say so explicitly: "
+            f"DELETE /api/services/{name}?all=true&force=true "
+            f"(the CLI: `mvi kill {name} --all --yes`)"
+        )
     return [r for r in rows if not r.is_main] + [r for r in rows if r.is_main]
 
 

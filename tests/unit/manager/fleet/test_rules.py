@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from mvi._exceptions import (
     DeployInProgress,
+    ForceRequired,
     InvalidArgument,
     ManagerError,
     NotRunning,
@@ -154,7 +156,7 @@ def test_killing_an_unknown_version_names_the_deployed_ones() -> None:
 
 def test_a_kill_without_a_version_removes_the_main_when_it_is_alone() -> None:
     only = version("1.0.0", main=True)
-    assert kill_target("hello", [only], None) is only
+    assert kill_target("hello", [only], None, force=True) is only
 
 
 def test_a_version_that_is_not_the_main_may_be_killed() -> None:
@@ -174,7 +176,26 @@ def test_the_main_cannot_be_killed_while_other_versions_exist(named: str | None)
 
 def test_killing_every_version_removes_the_main_last() -> None:
     rows = [version("1.0.0"), version("1.1.0", main=True), version("2.0.0")]
-    assert [r.version for r in kill_order("hello", rows)] == ["1.0.0", "2.0.0", "1.1.0"]
+    assert [r.version for r in kill_order("hello", rows, force=True)] == ["1.0.0", "2.0.0", "1.1.0"]
+
+
+@pytest.mark.parametrize(
+    "rows", [[version("1.0.0", main=True)], [version("1.0.0", main=True), version("2.0.0")]]
+)
+def test_killing_every_version_needs_force(rows: list[Any]) -> None:
+    with pytest.raises(ForceRequired) as raised:
+        kill_order("hello", rows)
+    assert raised.value.status_code == 409
+    assert "DELETE /api/services/hello?all=true&force=true" in raised.value.message
+
+
+@pytest.mark.parametrize("named", [None, "1.0.0"])
+def test_the_last_version_goes_only_with_force(named: str | None) -> None:
+    rows = [version("1.0.0", main=True)]
+    with pytest.raises(ForceRequired, match=re.escape("force=true")) as raised:
+        kill_target("hello", rows, named)
+    assert "is the last version of hello" in raised.value.message
+    assert kill_target("hello", rows, named, force=True) is rows[0]
 
 
 def test_a_version_being_deployed_cannot_be_removed() -> None:
@@ -191,6 +212,7 @@ def test_every_refusal_is_a_manager_error_with_its_status() -> None:
         (RollbackConflict, 409),
         (InvalidArgument, 422),
         (OperationRefused, 403),
+        (ForceRequired, 409),
         (UnknownService, 404),
     ]:
         assert issubclass(error, ManagerError) and error("x").status_code == status
