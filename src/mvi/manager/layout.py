@@ -27,7 +27,21 @@ from typing import IO
 from mvi._exceptions import ConfigurationError
 from mvi.manager.naming import version_key
 
-__all__ = ["DataDir", "DataDirLock"]
+__all__ = ["PRIVATE_UMASK", "DataDir", "DataDirLock", "exposure_warning"]
+
+PRIVATE_UMASK = 0o077
+"""The manager's umask: every file it makes is 0600 and every folder 0700 (or less)."""
+
+
+def exposure_warning(path: Path, mode: int) -> str | None:
+    """What to tell the operator about a data directory of permission bits ``mode``
+    (``None`` when only its owner may read it; searching it is harmless)."""
+    if not mode & 0o044:
+        return None
+    return (
+        f"the data directory {path} is readable by other users (mode {mode & 0o777:04o}); "
+        f"make it private with `chmod 700 {path}`"
+    )
 
 
 @dataclass(frozen=True)

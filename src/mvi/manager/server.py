@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import socket
+import stat
 import sys
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import uvicorn
 
 from mvi._exceptions import ConfigurationError
 from mvi.manager.app import create_app
-from mvi.manager.layout import DataDir, DataDirLock
+from mvi.manager.layout import PRIVATE_UMASK, DataDir, DataDirLock, exposure_warning
 from mvi.serving.protocols import bounded_protocol
 from mvi.serving.server import LOG_FORMAT, GracefulServer
 from mvi.settings import Settings
@@ -100,6 +102,7 @@ def serve(settings: Settings) -> int:
         raise ConfigurationError(
             "The manager needs a fixed port (services are told where it is); use --port N"
         )
+    os.umask(PRIVATE_UMASK)  # the registry, its -wal/-shm, the key and the logs: 0600
     layout = DataDir(settings.home.expanduser().resolve())
     try:
         layout.create()
@@ -112,6 +115,9 @@ def serve(settings: Settings) -> int:
         configure_logging(
             layout.manager_log, settings.manager_log_max_bytes, settings.manager_log_backups
         )
+        warning = exposure_warning(layout.root, stat.S_IMODE(layout.root.stat().st_mode))
+        if warning is not None:
+            logger.warning(warning)
         server = GracefulServer(uvicorn_config(settings, lock))
         sockets = None
         if settings.manager_gateway_port is not None:  # the gateway on an origin of its own

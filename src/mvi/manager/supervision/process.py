@@ -83,7 +83,7 @@ class ProcessHandle:
     ) -> ProcessHandle:
         """Start ``args`` in its own session, its output appended to ``log_path``."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             popen = subprocess.Popen(
                 args,
