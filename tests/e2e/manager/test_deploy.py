@@ -7,6 +7,7 @@ import io
 import os
 import re
 import socket
+import subprocess
 import tarfile
 import threading
 from pathlib import Path
@@ -371,6 +372,30 @@ def test_a_tar_gz_with_a_top_folder_deploys(manager: Manager, tmp_path: Path) ->
     assert "Service deployed successfully" in result.stdout
     assert manager.call("wrapped/hello", name="T").json() == "Hello T from 1.0.0"
     manager.ok("kill", "wrapped", "--yes")
+
+
+def test_a_tar_gz_of_dot_made_by_the_tar_command_deploys(manager: Manager, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "dotted", files={"pkg/data.txt": "kept"})
+    archive = tmp_path / "dotted.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(project), "."], check=True)
+    result = manager.ok("deploy", "dotted", "1.0.0", str(archive))
+    assert "Service deployed successfully" in result.stdout
+    assert manager.call("dotted/hello", name="T").json() == "Hello T from 1.0.0"
+    shipped = manager.data_dir / "services" / "dotted" / "1.0.0"
+    assert any(p.read_text() == "kept" for p in shipped.rglob("data.txt"))
+    manager.ok("kill", "dotted", "--yes")
+
+
+def test_a_tar_gz_of_dot_with_a_link_outside_deploys_nothing(
+    manager: Manager, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "dotted_bad")
+    (project / "escape").symlink_to("/etc/passwd")
+    archive = tmp_path / "dotted_bad.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(project), "."], check=True)
+    result = manager.cli("deploy", "dotted_bad", "1.0.0", str(archive))
+    assert result.returncode == 1 and "'./escape' is a symbolic link" in result.stderr
+    assert_nothing_left(manager, "dotted_bad", "1.0.0")
 
 
 def test_unreachable_manager_is_one_clear_line(manager: Manager) -> None:

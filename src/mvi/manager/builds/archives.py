@@ -144,11 +144,16 @@ async def save_upload(chunks: AsyncIterable[bytes], path: Path, limit: int) -> U
 
 
 def member_name(member: tarfile.TarInfo) -> str:
-    """The member's path with any leading ``./`` removed."""
+    """The member's path with any leading ``./`` removed; ``""`` for the archive's root.
+
+    ``tar -czf x.tar.gz -C dir .`` writes the root as ``./`` (Python's tarfile reads it as
+    ``.``) and every file as ``./name``: both mean "inside the archive".
+    """
     name = member.name
     while name.startswith("./"):
         name = name[2:]
-    return name.rstrip("/")
+    name = name.rstrip("/")
+    return "" if name == "." else name
 
 
 def _inside(path: str) -> bool:

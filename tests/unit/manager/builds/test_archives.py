@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.
         member("./pkg/a.py"),
         member("pkg", tarfile.DIRTYPE),
         member("./", tarfile.DIRTYPE),
+        member(".", tarfile.DIRTYPE),  # tar -C dir . as Python's tarfile reads it
+        member("./pkg", tarfile.DIRTYPE),
+        member("./link", tarfile.SYMTYPE, "service.py"),
         member("pkg/link", tarfile.SYMTYPE, "../service.py"),
         member("pkg/sub/link", tarfile.SYMTYPE, "../a.py"),
         member("copy.py", tarfile.LNKTYPE, "service.py"),
@@ -89,6 +93,12 @@ def test_safe_members_pass(info: tarfile.TarInfo) -> None:
     ("info", "reason"),
     [
         (member("/etc/passwd"), "absolute path"),
+        (member("./../x"), "climbs out"),
+        (member("./a/../../x"), "climbs out"),
+        (member("./link", tarfile.SYMTYPE, "../outside"), "outside the archive"),
+        (member(".", tarfile.SYMTYPE, "/etc"), "no file name"),
+        (member("."), "no file name"),
+        (member("./tty", tarfile.CHRTYPE), "device file"),
         (member("../x"), "climbs out"),
         (member("a/../../x"), "climbs out"),
         (member("a\\..\\x"), "climbs out"),
@@ -181,3 +191,32 @@ def test_a_single_top_folder_is_the_project_root(tmp_path: Path) -> None:
     )
     root = unpack(archive, tmp_path / "out", max_bytes=MiB, max_members=10)
     assert root == (tmp_path / "out" / "proj").resolve()
+
+
+def test_an_archive_of_dot_made_by_the_tar_command_unpacks(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "service.py").write_text("print('hi')\n")
+    (project / "pkg" / "model.py").write_text("X = 1\n")
+    (project / "link.py").symlink_to("service.py")
+    archive = tmp_path / "x.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(project), "."], check=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        assert {".", "./service.py", "./pkg/model.py"} <= set(tar.getnames())
+    root = unpack(archive, tmp_path / "out", max_bytes=MiB, max_members=10)
+    assert root == (tmp_path / "out").resolve()
+    assert sorted(p.name for p in root.iterdir()) == ["link.py", "pkg", "service.py"]
+    assert (root / "pkg" / "model.py").read_text() == "X = 1\n"
+    assert (root / "link.py").is_symlink() and (root / "link.py").read_text() == "print('hi')\n"
+
+
+def test_an_archive_of_dot_with_a_link_outside_is_refused(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "service.py").write_text("x\n")
+    (project / "escape").symlink_to("../../outside")
+    archive = tmp_path / "x.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(project), "."], check=True)
+    with pytest.raises(InvalidArchive, match=r"'\./escape' is a symbolic link"):
+        unpack(archive, tmp_path / "out", max_bytes=MiB, max_members=10)
+    assert not (tmp_path / "out").exists()
