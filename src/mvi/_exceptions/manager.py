@@ -24,6 +24,7 @@ __all__ = [
     "NotRunning",
     "OperationRefused",
     "PermissionDenied",
+    "PortTaken",
     "RollbackConflict",
     "RouteError",
     "UnknownService",
@@ -127,6 +128,13 @@ class VersionConflict(ManagerError):
 
 class DeployInProgress(VersionConflict):
     """That version is being deployed right now: wait for its deploy to end, then try again."""
+
+
+class PortTaken(ManagerError):
+    """The port a deploy asked for (``mvi deploy --port``) is held by another version or
+    process; choose another port, or stop what holds it."""
+
+    status_code = 409
 
 
 class NotRunning(ManagerError):
