@@ -1,4 +1,9 @@
-"""A service project on disk: its folder, its ``.s2i/environment`` and the ``APP_FILE`` it names.
+"""A service project on disk: its folder, its ``.s2i/environment`` and the app it starts.
+
+The app is named as source-to-image's Python builder names it: ``APP_FILE`` (a Python file,
+by default ``service.py``), ``APP_SCRIPT`` (a shell script, run with bash) or ``APP_MODULE``
+(an ASGI or WSGI application, ``module:attribute``, served by :mod:`mvi.serving.webapp`);
+at most one of them is set (:class:`AppEntry`).
 
 ``mvi init`` creates one, ``mvi run`` and ``mvi test`` work in one, and ``mvi deploy`` ships
 one to the manager. Parsing is kept free of I/O (:func:`parse_environment`,
@@ -16,13 +21,20 @@ import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from mvi._exceptions import ProjectError
 
 __all__ = [
     "APP_FILE_VARIABLE",
+    "APP_MODULE_VARIABLE",
+    "APP_SCRIPT_VARIABLE",
+    "APP_VARIABLES",
     "DEFAULT_APP_FILE",
     "ENVIRONMENT_FILE",
+    "WEB_APP_RUNNER",
+    "AppEntry",
+    "AppKind",
     "ServiceProject",
     "check_project_name",
     "parse_environment",
@@ -34,8 +46,84 @@ APP_FILE_VARIABLE = "APP_FILE"
 """The environment variable naming the file that starts the service."""
 DEFAULT_APP_FILE = "service.py"
 """The file that starts the service when ``APP_FILE`` is not set."""
+APP_SCRIPT_VARIABLE = "APP_SCRIPT"
+"""The environment variable naming a shell script (run with bash) that starts the app."""
+APP_MODULE_VARIABLE = "APP_MODULE"
+"""The environment variable naming an ASGI or WSGI application, ``module:attribute``."""
+APP_VARIABLES = (APP_FILE_VARIABLE, APP_SCRIPT_VARIABLE, APP_MODULE_VARIABLE)
+"""The variables that say what starts the app; at most one of them is set."""
+WEB_APP_RUNNER = "mvi.serving.webapp"
+"""The module that serves an ``APP_MODULE`` (``python -m mvi.serving.webapp module:app``)."""
+
+AppKind = Literal["file", "script", "module"]
+"""How an app starts: a Python file, a shell script, or an ASGI/WSGI application."""
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_APP_MODULE = re.compile(rf"{_DOTTED}:{_DOTTED}")
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    """What starts a version's process, decided from its environment without I/O."""
+
+    kind: AppKind
+    target: str
+    """The file or script (relative to the project) or ``module:attribute``."""
+
+    @classmethod
+    def of(cls, environment: dict[str, str]) -> AppEntry:
+        """The entry an ``.s2i/environment`` names (``APP_FILE=service.py`` if none).
+
+        Raises :class:`~mvi._exceptions.ProjectError` if more than one is set, a path
+        leaves the project, or ``APP_MODULE`` is not ``module:attribute``.
+        """
+        given = [name for name in APP_VARIABLES if environment.get(name)]
+        if len(given) > 1:
+            raise ProjectError(
+                f"{ENVIRONMENT_FILE} sets {' and '.join(given)}; keep one of them (APP_FILE for "
+                "a Python file, APP_SCRIPT for a shell script, APP_MODULE for module:app)"
+            )
+        if environment.get(APP_MODULE_VARIABLE):
+            target = environment[APP_MODULE_VARIABLE]
+            if not _APP_MODULE.fullmatch(target):
+                raise ProjectError(
+                    f"{APP_MODULE_VARIABLE}={target} in {ENVIRONMENT_FILE} is not module:attribute "
+                    "(e.g. APP_MODULE=app:app, or package.web:server for a WSGI app)"
+                )
+            return cls("module", target)
+        if environment.get(APP_SCRIPT_VARIABLE):
+            entry = cls("script", environment[APP_SCRIPT_VARIABLE])
+        else:
+            entry = cls("file", environment.get(APP_FILE_VARIABLE) or DEFAULT_APP_FILE)
+        path = PurePosixPath(entry.target)
+        if path.is_absolute() or ".." in path.parts:
+            raise ProjectError(
+                f"{entry.variable}={entry.target} in {ENVIRONMENT_FILE} must be a path inside "
+                "the project, relative to its folder"
+            )
+        return entry
+
+    @property
+    def variable(self) -> str:
+        """The environment variable that names this entry."""
+        return {"file": APP_FILE_VARIABLE, "script": APP_SCRIPT_VARIABLE}.get(
+            self.kind, APP_MODULE_VARIABLE
+        )
+
+    @property
+    def is_web_app(self) -> bool:
+        """Whether the app is a plain web app rather than an SDK service: it is served at
+        ``/`` (the gateway strips the root path) and is ready when ``/`` answers."""
+        return self.kind != "file"
+
+    def command(self, python: str) -> list[str]:
+        """The program and arguments that start the app with the environment's ``python``."""
+        if self.kind == "script":
+            return ["bash", self.target]
+        if self.kind == "module":
+            return [python, "-m", WEB_APP_RUNNER, self.target]
+        return [python, self.target]
 
 
 def parse_environment(text: str, source: str = ENVIRONMENT_FILE) -> dict[str, str]:
@@ -115,23 +203,28 @@ class ServiceProject:
         return cls(folder, environment)
 
     @property
+    def entry(self) -> AppEntry:
+        """What starts the app (:meth:`AppEntry.of` the environment; raises
+        :class:`~mvi._exceptions.ProjectError` as it does)."""
+        return AppEntry.of(self.environment)
+
+    @property
     def app_file(self) -> str:
-        """The file that starts the service, relative to :attr:`path`."""
-        return self.environment.get(APP_FILE_VARIABLE) or DEFAULT_APP_FILE
+        """The file or script that starts the app, relative to :attr:`path`, or the
+        ``module:attribute`` of an ``APP_MODULE``."""
+        return self.entry.target
 
     @property
     def app_path(self) -> Path:
-        """The absolute path of :attr:`app_file`; it must be a file inside the project."""
-        name = self.app_file
-        if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
-            raise ProjectError(
-                f"{APP_FILE_VARIABLE}={name} in {ENVIRONMENT_FILE} must be a path inside the "
-                f"project, relative to {self.path}"
-            )
-        app = self.path / name
+        """The absolute path of :attr:`app_file` (the project folder for an
+        ``APP_MODULE``); a file or script must exist inside the project."""
+        entry = self.entry
+        if entry.kind == "module":
+            return self.path
+        app = self.path / entry.target
         if not app.is_file():
             raise ProjectError(
-                f"{self.path} has no {name}; create it or set {APP_FILE_VARIABLE} in "
+                f"{self.path} has no {entry.target}; create it or set {entry.variable} in "
                 f"{ENVIRONMENT_FILE} to the file that starts the service"
             )
         return app

@@ -58,6 +58,7 @@
         │   └── DeployInProgress  409: that version is being deployed right now; wait for it
         ├── ForceRequired         409: killing the last version (or all) needs force=true
         ├── NotRunning            409: the version is not running, so it cannot take the traffic
+        ├── PortTaken             409: the port a deploy asked for (--port) is in use
         ├── RollbackConflict      409: no previous main to return to, or the main just changed
         ├── UnknownService        404: no such service or version
         ├── UnknownToken          404: no issued token has that id
@@ -123,6 +124,7 @@ from mvi._exceptions.manager import (
     NotRunning,
     OperationRefused,
     PermissionDenied,
+    PortTaken,
     RollbackConflict,
     RouteError,
     UnknownService,
@@ -191,6 +193,7 @@ __all__ = [
     "PermissionDenied",
     "PipeClosed",
     "PipeUnavailable",
+    "PortTaken",
     "ProjectError",
     "ProtocolError",
     "RemoteError",

@@ -25,6 +25,7 @@ __all__ = [
     "NotRunning",
     "OperationRefused",
     "PermissionDenied",
+    "PortTaken",
     "RollbackConflict",
     "RouteError",
     "UnknownService",
@@ -133,6 +134,13 @@ class DeployInProgress(VersionConflict):
 class ForceRequired(ManagerError):
     """The operation removes the last version of a name (or every version): the request
     must say ``force`` (``?force=true``; ``mvi kill ... --yes``)."""
+
+    status_code = 409
+
+
+class PortTaken(ManagerError):
+    """The port a deploy asked for (``mvi deploy --port``) is held by another version or
+    process; choose another port, or stop what holds it."""
 
     status_code = 409
 

@@ -167,7 +167,7 @@ class ManagerApp:
         await self._route(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+        if scope["type"] in ("http", "websocket") and scope["path"].startswith(PREFIX):
             await self.gateway(scope, receive, send)
             return
         server = scope.get("server") or ("", 0)

@@ -1,7 +1,8 @@
 """How many replicas serve a version: the registry columns of issue 15 (``0004_replicas``).
 
 :class:`ScalingColumns` is a mixin of :class:`~mvi.manager.registry.ServiceVersion`: the
-number of replicas, autoscaling's bounds and target, and the replica credential.
+number of replicas, autoscaling's bounds and target, the replica credential, and the port
+a web app's process always listens on (``0005_app_port``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ class ScalingColumns:
     replica_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     """The credential its replicas on a cluster's nodes demand of every request (the
     gateway's ``x-mvi-replica-key``); ``None`` for local processes."""
+    app_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The port its app listens on whatever it is told (``mvi deploy --port``), so it runs
+    one local replica there; ``None``: the manager picks each replica's port and tells the
+    app (``MVI_PORT``, ``PORT``)."""
 
     @property
     def autoscaled(self) -> bool:

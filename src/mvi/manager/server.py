@@ -71,6 +71,7 @@ def uvicorn_config(settings: Settings, lock: DataDirLock) -> uvicorn.Config:
         server_header=False,
         http=bounded_protocol(settings.manager_max_header_bytes),
         proxy_headers=False,  # the gateway adds X-Forwarded-* itself, from the real peer
+        ws_max_size=settings.manager_gateway_max_message_bytes,
     )
 
 

@@ -93,6 +93,12 @@ class ManagerSettings(Group):
     manager_gateway_max_connections: int = Field(
         1000, ge=1, description="Connections the gateway keeps open to services, at most."
     )
+    manager_gateway_max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of one WebSocket message the gateway relays, at most, either way "
+        "(a larger one closes the connection with 1009).",
+    )
     manager_stop_services_on_exit: bool = Field(
         True,
         description="Stop the services when the manager stops gracefully; when false they "

@@ -66,7 +66,8 @@ def run(
 ) -> None:
     """Serve a service project locally, the way a manager would run it.
 
-    Runs APP_FILE (default service.py) with this Python, in PATH.
+    Runs APP_FILE (default service.py) with this Python, in PATH; or APP_SCRIPT with bash,
+    or serves APP_MODULE (an ASGI or WSGI module:app) with uvicorn.
 
     The variables of PATH/.s2i/environment are added to the environment; options override them.
 
@@ -74,7 +75,8 @@ def run(
     """
     try:
         project = ServiceProject.load(path)
-        app_path = project.app_path
+        project.app_path  # noqa: B018  (checks that the app exists inside the project)
+        entry = project.entry
     except ProjectError as exc:
         fail(str(exc))
     env = {
@@ -82,8 +84,10 @@ def run(
         **project.environment,
         **ServiceSettings.environ(host=host, port=port, workers=workers),
     }
-    err_console.print(f"Running {project.app_file} in {project.path}", style="dim", markup=False)
-    _replace_process(project.path, [sys.executable, str(app_path)], env)
+    if port is not None:
+        env["PORT"] = str(port)
+    err_console.print(f"Running {entry.target} in {project.path}", style="dim", markup=False)
+    _replace_process(project.path, entry.command(sys.executable), env)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

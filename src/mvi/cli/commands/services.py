@@ -104,10 +104,13 @@ def _post(
     replace: bool,
     wait: float,
     replicas: int | None = None,
+    port: int | None = None,
 ) -> httpx.Response:
     params: dict[str, Any] = {"replace": str(replace).lower(), "wait": wait}
     if replicas is not None:
         params["replicas"] = replicas
+    if port is not None:
+        params["port"] = port
     return client.http.post(
         f"/api/services/{name}/{version}",
         params=params,
@@ -125,12 +128,13 @@ def _await_deploy(
     replace: bool,
     wait: float,
     replicas: int | None = None,
+    port: int | None = None,
 ) -> httpx.Response:
     """Upload, then show the version's status until the manager answers (bounded by
     ``wait``); progress goes to stderr, and only to a terminal."""
     upload = _Upload(path)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(_post, client, upload, name, version, replace, wait, replicas)
+        future = pool.submit(_post, client, upload, name, version, replace, wait, replicas, port)
         if err_console.is_terminal:
             started = time.monotonic()
             with err_console.status(upload.progress()) as status:
@@ -170,6 +174,16 @@ def deploy(
             show_default=False,
         ),
     ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1024,
+            max=65535,
+            help="The port a web app listens on (it is served at / behind the gateway); "
+            "without it the manager picks one and the app reads MVI_PORT or PORT.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Deploy SOURCE as NAME VERSION: upload, build its environment, start it, wait for it."""
     settings = get_settings()
@@ -186,6 +200,7 @@ def deploy(
                 replace,
                 settings.manager_deploy_wait,
                 replicas,
+                port,
             )
             body = _run(client.check, response).json()
     finally:

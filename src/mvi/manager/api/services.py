@@ -91,13 +91,23 @@ async def deploy(
     replicas: Annotated[
         int | None, Query(ge=1, description="How many replicas serve it (default 1).")
     ] = None,
+    port: Annotated[
+        int | None,
+        Query(
+            ge=1024,
+            le=65535,
+            description="The port the (web) app listens on; default: one the manager picks "
+            "and gives the app as MVI_PORT and PORT.",
+        ),
+    ] = None,
 ) -> DeployOut:
     """Upload, unpack, build and start a version, and wait for it to run.
 
     201 with the version once it is running (or has failed to start: see its ``status``);
     202 if the wait ended first. 422 bad name, version or project, or a failed install
-    (``lines`` has the installer's output); 409 already deployed (use ``replace``);
-    400 not a safe gzip tar; 413 over the size limit.
+    (``lines`` has the installer's output); 409 already deployed (use ``replace``), or
+    ``port`` used by another version or process; 400 not a safe gzip tar; 413 over the size
+    limit.
     """
     length = request.headers.get("content-length")
     result = await fleet.deploys.deploy(
@@ -108,6 +118,7 @@ async def deploy(
         content_length=int(length) if length and length.isdigit() else None,
         wait=wait,
         replicas=replicas,
+        port=port,
     )
     versions = [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
     body = DeployOut(

@@ -10,8 +10,8 @@ management route; the body says what to do, never what the token was. The caller
 the request scope (``scope["mvi.principal"]``). Requests to the gateway lose the token
 before they are forwarded, so a service never receives its caller's token.
 
-A change (``POST``, ``PUT``, ``PATCH``, ``DELETE``) authenticated by the login *cookie*
-must also come from the manager's own origin and carry its session's CSRF token
+A change (``POST``, ``PUT``, ``PATCH``, ``DELETE``, and any WebSocket) authenticated by the
+login *cookie* must also come from the manager's own origin and carry its session's CSRF token
 (:mod:`mvi.manager.auth.csrf`), else 403; one with ``Authorization: Bearer`` needs neither.
 When the gateway has a port of its own (``MVI_MANAGER_GATEWAY_PORT``), the main port's
 ``/services/...`` refuses the cookie: browsers open service pages on the gateway's origin.
@@ -113,7 +113,10 @@ class Guard:
             authorize(principal, access)
         except PermissionDenied as exc:
             return principal, access, exc
-        if from_cookie and scope.get("method", "GET").upper() in UNSAFE_METHODS:
+        unsafe = (
+            scope["type"] == "websocket" or scope.get("method", "GET").upper() in UNSAFE_METHODS
+        )
+        if from_cookie and unsafe:
             refusal = origin_refusal(scope["headers"], self._own(scope))
             if refusal is not None:
                 return principal, access, CrossSiteRequest(refusal)

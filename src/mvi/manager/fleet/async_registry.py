@@ -86,6 +86,7 @@ class AsyncRegistry:
         access_token: str | None = None,
         replicas: int = 1,
         replica_secret: str | None = None,
+        app_port: int | None = None,
     ) -> ServiceVersion:
         """Register a new version; it is the main when it is its name's first."""
         return await asyncio.to_thread(
@@ -100,6 +101,7 @@ class AsyncRegistry:
                 access_token=access_token,
                 replicas=replicas,
                 replica_secret=replica_secret,
+                app_port=app_port,
             )
         )
 

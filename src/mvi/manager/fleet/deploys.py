@@ -93,17 +93,24 @@ class Deployer:
         content_length: int | None = None,
         wait: float | None = None,
         replicas: int | None = None,
+        port: int | None = None,
     ) -> DeployResult:
         """Receive, unpack, build and start one version; wait (bounded) for its final status.
 
         ``replicas``: how many replicas serve it (default: one, or as many as the version it
-        replaces). Errors (nothing is left behind): 422 name, version, project, replicas or
-        failed install; 409 already deployed; 400 bad archive; 413 too large.
+        replaces). ``port``: the port its (web) app listens on. Errors (nothing is left
+        behind): 422 name, version, project, replicas or failed install; 409 already
+        deployed, or ``port`` taken; 400 bad archive; 413 too large.
         """
         parts = self.parts
         await self.check(name, version, replace, content_length)
         if replicas is not None:
             scaling(replicas, None, None, None, limit=parts.settings.manager_max_replicas)
+        if port is not None and (replicas or 1) > 1:
+            raise InvalidDeployment(
+                f"An app deployed with --port {port} listens on that one port, so it runs one "
+                "replica; deploy it without --port (it then reads MVI_PORT or PORT) to run more"
+            )
         key = version_key(name, version)
         self.deploying.add(key)
         job = uuid.uuid4().hex[:12]
@@ -121,7 +128,7 @@ class Deployer:
             upload_path.unlink(missing_ok=True)
             try:
                 project = ServiceProject.load(root)
-                project.app_path  # noqa: B018  (checks APP_FILE exists inside the project)
+                project.app_path  # noqa: B018  (checks that the app exists inside the project)
                 Launcher.resources_of(project.environment)
             except ProjectError as exc:
                 raise InvalidDeployment(f"The deployed project is incomplete: {exc}") from None
@@ -137,7 +144,14 @@ class Deployer:
             raise
         task = parts.spawn(
             self._install(
-                name, version, project, staging, upload, replace=replace, replicas=replicas
+                name,
+                version,
+                project,
+                staging,
+                upload,
+                replace=replace,
+                replicas=replicas,
+                port=port,
             )
         )
         limit = min(wait or parts.settings.manager_deploy_wait, parts.settings.manager_deploy_wait)
@@ -157,6 +171,7 @@ class Deployer:
         *,
         replace: bool,
         replicas: int | None = None,
+        port: int | None = None,
     ) -> ServiceVersion:
         parts, registry = self.parts, self.parts.registry
         key = version_key(name, version)
@@ -167,13 +182,15 @@ class Deployer:
                 existing = await registry.get(name, version)
                 if existing is not None and not replace:
                     raise VersionConflict(f"{name} {version} is already deployed")
+                if port is not None:
+                    await parts.claim_port(port, existing.port if existing else None)
                 if existing is None:
-                    port = await parts.pick_port()
                     row = await registry.add(
                         name,
                         version,
                         status=str(Status.BUILDING),
-                        port=port,
+                        port=port or await parts.pick_port(),
+                        app_port=port,
                         app_file=project.app_file,
                         environment=dict(project.environment),
                         source_sha256=upload.sha256,
@@ -218,6 +235,9 @@ class Deployer:
                     restarts=0,
                 )
                 if not fresh:
+                    values["app_port"] = port
+                    if port is not None:
+                        values["port"] = port
                     values["deployed_at"] = stamp
                     if replicas is not None:
                         values.update(replicas=replicas, min_replicas=None, max_replicas=None)

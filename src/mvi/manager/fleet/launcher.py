@@ -18,10 +18,10 @@ from mvi.manager.layout import DataDir
 from mvi.manager.registry import ServiceVersion
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import LaunchSpec
-from mvi.project import APP_FILE_VARIABLE
+from mvi.project import APP_VARIABLES, AppEntry
 from mvi.settings import ServiceSettings, Settings
 
-__all__ = ["Launcher", "replica_secret", "route_of"]
+__all__ = ["Launcher", "is_web_app", "replica_secret", "route_of"]
 
 
 class _Resources(BaseModel):
@@ -35,6 +35,12 @@ def replica_secret(settings: Settings) -> str | None:
     return secrets.token_urlsafe(32) if settings.manager_runtime == "ray" else None
 
 
+def is_web_app(row: ServiceVersion) -> bool:
+    """Whether a version is a web app rather than an SDK service: an ``APP_SCRIPT`` or
+    ``APP_MODULE``, or any app deployed with ``--port`` (it is served at ``/``)."""
+    return row.app_port is not None or AppEntry.of(row.environment).is_web_app
+
+
 def route_of(row: ServiceVersion) -> Route:
     """The gateway's route to a version: its port, whether it runs, its shadow settings."""
     return Route(
@@ -46,6 +52,7 @@ def route_of(row: ServiceVersion) -> Route:
         shadow=row.shadow,
         shadow_percent=row.shadow_percent,
         replica_secret=row.replica_secret or "",
+        web_app=is_web_app(row),
     )
 
 
@@ -87,7 +94,7 @@ class Launcher:
                 service_db_table_limit=self.settings.service_db_table_limit,
             )
         )
-        env.update({k: v for k, v in row.environment.items() if k != APP_FILE_VARIABLE})
+        env.update({k: v for k, v in row.environment.items() if k not in APP_VARIABLES})
         env.update(
             ServiceSettings.environ(
                 service_name=row.name,
@@ -101,6 +108,7 @@ class Launcher:
                 service_replica_secret=row.replica_secret or None,
             )
         )
+        env["PORT"] = str(row.port)  # what web apps (and platforms) read
         return env
 
     @staticmethod
@@ -133,4 +141,7 @@ class Launcher:
             replicas=row.replicas,
             cpus=cpus,
             memory_mb=memory,
+            kind=AppEntry.of(row.environment).kind,
+            web_app=is_web_app(row),
+            fixed_port=row.app_port is not None,
         )

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from mvi._exceptions import ManagerError
+from mvi._exceptions import ManagerError, PortTaken
 from mvi.manager.auth.access import TokenKind
 from mvi.manager.auth.credentials import Authority
 from mvi.manager.builds.environments import EnvironmentBuilder
@@ -30,7 +30,7 @@ from mvi.manager.layout import DataDir
 from mvi.manager.naming import version_key
 from mvi.manager.runtimes.base import Replica, Runtime
 from mvi.manager.runtimes.factory import create_runtime
-from mvi.manager.supervision.process import ephemeral_ports
+from mvi.manager.supervision.process import ephemeral_ports, port_is_free
 from mvi.manager.supervision.supervisor import LaunchSpec, StatusEvent
 from mvi.settings import Settings
 
@@ -88,6 +88,26 @@ class FleetParts:
                 self.settings.manager_port,
             )
             return choose_port(ephemeral_ports(), taken)
+
+    async def claim_port(self, port: int, held: int | None = None) -> int:
+        """``port`` for a version whose app listens there (``mvi deploy --port``), if no
+        other version, process or the manager holds it (``held``: the port the version
+        being replaced has now). Raises :class:`~mvi._exceptions.PortTaken` otherwise."""
+        async with self._port_lock:
+            if port == held:
+                return port
+            taken = ports_in_use(
+                await self.registry.used_ports(),
+                self.supervisor.ports(),
+                self.settings.manager_port,
+            )
+            if port in taken or not port_is_free(port):
+                raise PortTaken(
+                    f"Port {port} is in use (by another version, the manager or another "
+                    "process); deploy with another --port, or without it to let the manager "
+                    "pick one (the app then reads MVI_PORT or PORT)"
+                )
+            return port
 
     async def repick_port(self, spec: LaunchSpec) -> int:
         """A new port for the version of ``spec``, saved in the registry (the supervisor's)."""

@@ -10,26 +10,34 @@ public URL, else the request's ``Host`` and scheme).
 Every answer of the gateway carries :data:`SANDBOX` (or :data:`SANDBOX_OWN_ORIGIN` on the
 gateway's own port) and ``X-Content-Type-Options: nosniff``: a service's page runs in an
 opaque origin, so it can neither read the manager's cookies nor call its API as the user,
-and nothing is sniffed into HTML. A redirect of a service to its own loopback address is
-made relative. A client's ``x-mvi-replica-key`` is dropped: the gateway alone sends a
-version's replica credential.
+and nothing is sniffed into HTML. A client's ``x-mvi-replica-key`` is dropped: the gateway
+alone sends a version's replica credential.
+
+``X-Forwarded-Prefix`` is the public root the client used (``/services/{name}`` or
+``/services/{name}_{version}``), for apps that build their own URLs. ``Location``,
+``Content-Location`` and ``Refresh`` of an answer never send a client to the service's own
+port: a URL at the service's loopback address becomes a path, and a path the app made for
+itself is put under that public root (:func:`public_locations`).
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, urlsplit
 
 from starlette.types import Scope
 
-from mvi.manager.gateway.routing import Resolution
-from mvi.manager.origins import relative_location
+from mvi.manager.gateway.routing import Resolution, Route
+from mvi.manager.origins import origin_of, relative_location
 from mvi.serving.credential import REPLICA_KEY_HEADER
 
 __all__ = [
     "HOP_BY_HOP",
     "SANDBOX",
     "SANDBOX_OWN_ORIGIN",
-    "local_redirects",
+    "public_locations",
+    "public_prefix",
+    "public_url_of",
     "request_headers",
     "response_headers",
     "security_headers",
@@ -84,12 +92,13 @@ def _named_in_connection(value: bytes) -> set[bytes]:
 
 
 def request_headers(
-    scope: Scope, public_url: str | None = None
+    scope: Scope, public_url: str | None = None, prefix: str | None = None
 ) -> tuple[list[tuple[bytes, bytes]], int | None, bool]:
     """The headers to forward, the body's declared length, and whether there is a body.
 
     ASGI gives header names in lower case. ``X-Forwarded-Host`` and ``-Proto`` are the
-    ``public_url``'s when one is configured, else the request's ``Host`` and scheme.
+    ``public_url``'s when one is configured, else the request's ``Host`` and scheme;
+    ``X-Forwarded-Prefix`` is ``prefix`` (the public root, :func:`public_prefix`).
     """
     raw: list[tuple[bytes, bytes]] = scope["headers"]
     dropped = _REQUEST_DROPPED
@@ -119,14 +128,22 @@ def request_headers(
         forwarded_for = forwarded_for + b", " + address if forwarded_for else address
     if forwarded_for:
         headers.append((b"x-forwarded-for", forwarded_for))
-    scheme = scope.get("scheme", "http").encode("latin-1")
+    scheme = _HTTP_SCHEMES.get(scope.get("scheme", "http"), "http").encode("latin-1")
     if public_url:
         public = urlsplit(public_url)
         host, scheme = public.netloc.encode("latin-1"), public.scheme.encode("latin-1")
     if host is not None:
         headers.append((b"x-forwarded-host", host))
     headers.append((b"x-forwarded-proto", scheme))
+    if prefix:
+        headers.append((b"x-forwarded-prefix", prefix.encode("latin-1")))
     return headers, length, has_body
+
+
+def public_prefix(resolution: Resolution) -> str:
+    """The root the client used: ``/services/{name}`` for the main, else the version's."""
+    route = resolution.route
+    return f"/services/{route.name}" if resolution.main else route.root
 
 
 def security_headers(own_origin: bool) -> list[tuple[bytes, bytes]]:
@@ -138,14 +155,57 @@ def security_headers(own_origin: bool) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def local_redirects(headers: list[tuple[bytes, bytes]], port: int) -> list[tuple[bytes, bytes]]:
-    """``headers`` with a ``Location`` to the service's own loopback address made relative
-    (the client cannot reach that address, and must come back through the gateway)."""
-    own = (f"http://127.0.0.1:{port}",)
-    return [
-        (key, relative_location(value, own) if key == b"location" else value)
-        for key, value in headers
-    ]
+_HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+_LOCATIONS = frozenset({b"location", b"content-location"})
+_REFRESH_URL = re.compile(
+    rb"""^(?P<head>\s*[0-9.]+\s*[;,]\s*url\s*=\s*)(?P<q>['"]?)(?P<url>.*?)(?P=q)\s*$""", re.I
+)
+
+
+def public_url_of(value: bytes, route: Route, prefix: str) -> bytes:
+    """A URL an answer of ``route`` names, as the client must follow it.
+
+    A URL at the service's loopback address (``http://127.0.0.1:{port}/...`` or
+    ``localhost``) becomes a path. For a web app (served at ``/``) a path is put under
+    ``prefix`` unless it already is under the service's public roots; for an SDK service a
+    path under its version root is put under ``prefix``. Relative references and other
+    origins are left as they are.
+    """
+    text = value.decode("latin-1")
+    port = route.port
+    own = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+    if origin_of(text) in own:
+        text = relative_location(value, own).decode("latin-1")
+    if not text.startswith("/") or text.startswith("//"):
+        return text.encode("latin-1")
+    roots = (f"/services/{route.name}", route.root)
+    path = urlsplit(text).path
+    under = next((root for root in roots if path == root or path.startswith(root + "/")), None)
+    if route.web_app:
+        if under is None:
+            text = prefix + text
+    elif under == route.root and prefix != route.root:
+        text = prefix + text[len(route.root) :]
+    return text.encode("latin-1")
+
+
+def public_locations(
+    headers: list[tuple[bytes, bytes]], route: Route, prefix: str
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``Location``, ``Content-Location`` and the URL of ``Refresh``
+    made public (:func:`public_url_of`): the client cannot reach the service's own port,
+    and must come back through the gateway at ``prefix``."""
+    rewritten = []
+    for key, value in headers:
+        if key in _LOCATIONS:
+            value = public_url_of(value, route, prefix)
+        elif key == b"refresh":
+            match = _REFRESH_URL.match(value)
+            if match:
+                url = public_url_of(match["url"], route, prefix)
+                value = match["head"] + match["q"] + url + match["q"]
+        rewritten.append((key, value))
+    return rewritten
 
 
 def response_headers(
@@ -183,7 +243,10 @@ def sent_path(scope: Scope) -> str:
 
 def upstream_target(scope: Scope, resolution: Resolution) -> bytes:
     """``{root}/{tail}?{query}``: the resolved path (the tail exactly as the client sent
-    it) and the query."""
-    target = resolution.path.encode("latin-1")
+    it) and the query; a web app is sent ``/{tail}?{query}`` (it is served at ``/``)."""
+    path = resolution.path
+    if resolution.route.web_app:
+        path = path[len(resolution.route.root) :] or "/"
+    target = path.encode("latin-1")
     query: bytes = scope.get("query_string", b"")
     return target + b"?" + query if query else target

@@ -116,7 +116,7 @@ class Mirror:
             shadow.key,
             shadow.port,
             method,
-            shadow.root.encode("ascii") + tail,
+            (b"" if shadow.web_app else shadow.root.encode("ascii")) + tail,
             copy_headers,
             body,
             exchange,

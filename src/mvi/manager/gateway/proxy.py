@@ -43,7 +43,8 @@ from mvi._exceptions import (
 )
 from mvi.manager.gateway.balancer import Balancer, Endpoint
 from mvi.manager.gateway.headers import (
-    local_redirects,
+    public_locations,
+    public_prefix,
     request_headers,
     response_headers,
     security_headers,
@@ -54,6 +55,7 @@ from mvi.manager.gateway.mirror import Mirror
 from mvi.manager.gateway.routing import Resolution, Route, RoutingTable
 from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
 from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
+from mvi.manager.gateway.websocket import WebSocketRelay
 from mvi.serving.credential import REPLICA_KEY_HEADER
 from mvi.settings import Settings
 
@@ -146,6 +148,7 @@ class Gateway:
         mirror_max_bytes: int = 1024 * 1024,
         public_url: str | None = None,
         own_port: int | None = None,
+        max_message_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.routes = routes
         self.public_url = public_url
@@ -158,6 +161,8 @@ class Gateway:
         self.pool = UpstreamPool(timeout=timeout, max_connections=max_connections)
         self.balancer = Balancer()
         """The replicas of every version, kept current by the fleet."""
+        self.websockets = WebSocketRelay(max_message_bytes=max_message_bytes, open_timeout=timeout)
+        """Relays WebSocket connections (each message at most ``max_message_bytes``)."""
         self.shadows = ShadowBook()
         """The statistics of every shadow (in memory)."""
         self.mirror = Mirror(
@@ -184,6 +189,7 @@ class Gateway:
             mirror_max_bytes=settings.manager_mirror_max_bytes,
             public_url=settings.manager_public_url,
             own_port=settings.manager_gateway_port,
+            max_message_bytes=settings.manager_gateway_max_message_bytes,
         )
 
     async def aclose(self) -> None:
@@ -213,8 +219,11 @@ class Gateway:
         return secured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
-            await _error(send, 404, "The gateway forwards HTTP requests only")
+            await _error(send, 404, "The gateway forwards HTTP and WebSocket requests only")
             return
         send = self._secured(scope, send)
         try:
@@ -225,7 +234,9 @@ class Gateway:
         route = resolution.route
         method: str = scope["method"]
         shadows = self._shadows_for(resolution, method)
-        headers, length, has_body = request_headers(scope, self.public_url)
+        headers, length, has_body = request_headers(
+            scope, self.public_url, public_prefix(resolution)
+        )
         body: bytes | AsyncIterator[bytes] | None = None
         try:
             if has_body:
@@ -239,12 +250,43 @@ class Gateway:
                     self.shadows.stats(shadow.key).dropped_too_large += 1
             else:
                 exchange = Exchange()
-                tail_target = upstream_target(scope, resolution)[len(route.root) :]
+                query = scope.get("query_string", b"")
+                tail_target = resolution.path[len(route.root) :].encode("latin-1")
+                if query:
+                    tail_target += b"?" + query
                 for shadow in shadows:
                     self.mirror.submit(shadow, method, tail_target, headers, body, exchange)
         if isinstance(body, bytes):
             length = len(body)
         await self._forward(scope, send, resolution, method, headers, body, length, exchange)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Relay a WebSocket to the version the path names (one replica, fewest in use);
+        an unknown or stopped service closes the handshake (HTTP 403 to the client)."""
+        try:
+            resolution = self.routes.resolve(sent_path(scope))
+        except RouteError as exc:
+            logger.debug("WebSocket %s refused: %s", scope["path"], exc.detail)
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        route = resolution.route
+        headers, _, _ = request_headers(scope, self.public_url, public_prefix(resolution))
+        if route.replica_secret:
+            headers.append((REPLICA_KEY_HEADER, route.replica_secret.encode()))
+        chosen = self.balancer.pick(route.key, []) or Endpoint("127.0.0.1", route.port)
+        self.balancer.acquire(route.key, chosen)
+        try:
+            await self.websockets.relay(
+                scope,
+                receive,
+                send,
+                host=chosen.host,
+                port=chosen.port,
+                target=upstream_target(scope, resolution),
+                headers=headers,
+            )
+        finally:
+            self.balancer.release(route.key, chosen)
 
     async def _forward(
         self,
@@ -316,7 +358,7 @@ class Gateway:
         """
         headers, length, plain = response_headers(response.headers)
         route = resolution.route
-        headers = local_redirects(headers, route.port)
+        headers = public_locations(headers, route, public_prefix(resolution))
         started = finished = False
         try:
             if response.complete or (length is not None and length <= _INLINE_BODY):

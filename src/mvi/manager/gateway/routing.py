@@ -42,6 +42,9 @@ class Route:
     """The share (0-100) of those requests it gets."""
     replica_secret: str = ""
     """The credential its replicas demand (``x-mvi-replica-key``); empty: none."""
+    web_app: bool = False
+    """A web app, not an SDK service: it is sent the path after the root (``/{tail}``),
+    its root in ``X-Forwarded-Prefix``."""
 
     @property
     def key(self) -> str:

@@ -26,7 +26,24 @@ from dataclasses import dataclass, field
 
 from mvi._exceptions import InvalidTransition
 
-__all__ = ["TRANSITIONS", "RestartPolicy", "Status", "Supervision"]
+__all__ = ["TRANSITIONS", "RestartPolicy", "Status", "Supervision", "readiness_of"]
+
+
+def readiness_of(web_app: bool, ready_status: int, root_status: int | None = None) -> bool | None:
+    """Whether a version is ready, from the status its ``~ready`` answered.
+
+    An SDK service is ready when ``{root}/~ready`` answers 200. A web app (``APP_SCRIPT``,
+    ``APP_MODULE`` or a deploy with ``--port``) that has a ``/~ready`` is judged by it too;
+    one that has none (404 or 405 there) is ready once ``/`` answers below 500 — ``None``
+    asks for that answer (``root_status``) when it is not given.
+    """
+    if ready_status == 200:
+        return True
+    if not web_app or ready_status not in (404, 405):
+        return False
+    if root_status is None:
+        return None
+    return root_status < 500
 
 
 class Status(enum.StrEnum):

@@ -29,7 +29,8 @@ import httpx
 from mvi.manager.naming import version_key
 from mvi.manager.supervision import logs
 from mvi.manager.supervision.process import ProcessHandle, describe_exit, port_is_free
-from mvi.manager.supervision.states import RestartPolicy, Status, Supervision
+from mvi.manager.supervision.states import RestartPolicy, Status, Supervision, readiness_of
+from mvi.project import AppEntry, AppKind
 from mvi.settings import Settings
 
 __all__ = ["LaunchSpec", "StatusEvent", "Supervisor", "Unit"]
@@ -59,6 +60,12 @@ class LaunchSpec:
     """CPUs each replica reserves on a cluster."""
     memory_mb: int = 0
     """Memory (MiB) each replica reserves on a cluster (0: none)."""
+    kind: AppKind = "file"
+    """What ``app_file`` is: a Python file, a shell script or an ASGI/WSGI ``module:app``."""
+    web_app: bool = False
+    """A web app rather than an SDK service: served at ``/``, ready when ``/`` answers."""
+    fixed_port: bool = False
+    """The app listens on ``port`` whatever it is told (``mvi deploy --port``): never moved."""
 
     @property
     def key(self) -> str:
@@ -66,9 +73,20 @@ class LaunchSpec:
         return version_key(self.name, self.version)
 
     @property
+    def command(self) -> list[str]:
+        """The program and arguments that start the version's process."""
+        return AppEntry(self.kind, self.app_file).command(str(self.python))
+
+    @property
     def ready_url(self) -> str:
-        """Where the service says it is ready."""
-        return f"http://127.0.0.1:{self.port}{self.root_path}/~ready"
+        """Where the service says it is ready (a web app's own ``/~ready``, if it has one)."""
+        root = "" if self.web_app else self.root_path
+        return f"http://127.0.0.1:{self.port}{root}/~ready"
+
+    @property
+    def home_url(self) -> str:
+        """A web app's ``/``: it is ready once this answers (when it has no ``/~ready``)."""
+        return f"http://127.0.0.1:{self.port}/"
 
 
 @dataclass(frozen=True)
@@ -320,13 +338,15 @@ class Supervisor:
 
     async def _spawn(self, unit: Unit) -> None:
         spec = unit.spec
-        if not port_is_free(spec.port):
+        if not port_is_free(spec.port) and spec.fixed_port:
+            logs.append_event(spec.log_path, f"port {spec.port} is taken; the app may not start")
+        elif not port_is_free(spec.port):
             old = spec.port
             spec.port = await self.pick_port(spec)
-            spec.env["MVI_PORT"] = str(spec.port)
+            spec.env["MVI_PORT"] = spec.env["PORT"] = str(spec.port)
             logs.append_event(spec.log_path, f"port {old} is taken; using port {spec.port}")
         unit.process = ProcessHandle.spawn(
-            [str(spec.python), spec.app_file],
+            spec.command,
             cwd=spec.workdir,
             env=spec.env,
             log_path=spec.log_path,
@@ -345,12 +365,19 @@ class Supervisor:
             if not unit.process.alive():
                 return "exited"
             with contextlib.suppress(httpx.HTTPError):
-                response = await self._client.get(unit.spec.ready_url, timeout=1.0)
-                if response.status_code == 200:
+                if await self._answers_ready(unit.spec):
                     return "ready"
             if time.monotonic() >= deadline:
                 return "timeout"
             await asyncio.sleep(_POLL)
+
+    async def _answers_ready(self, spec: LaunchSpec) -> bool:
+        response = await self._client.get(spec.ready_url, timeout=1.0)
+        verdict = readiness_of(spec.web_app, response.status_code)
+        if verdict is None:
+            home = await self._client.get(spec.home_url, timeout=5.0)
+            verdict = readiness_of(spec.web_app, response.status_code, home.status_code)
+        return bool(verdict)
 
     async def _wait_exit(self, unit: Unit) -> Outcome:
         while True:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from mvi._exceptions import InvalidTransition
-from mvi.manager.supervision.states import TRANSITIONS, RestartPolicy, Status, Supervision
+from mvi.manager.supervision.states import (
+    TRANSITIONS,
+    RestartPolicy,
+    Status,
+    Supervision,
+    readiness_of,
+)
 
 POLICY = RestartPolicy(initial=1.0, maximum=30.0, reset_after=60.0)
 
@@ -125,3 +131,38 @@ def test_since_changes_only_with_the_status() -> None:
     machine.stop_requested(wall=30.0)
     assert machine.since == 20.0
     assert machine.history == [Status.STARTING, Status.RUNNING, Status.STOPPED]
+
+
+@pytest.mark.parametrize(
+    ("web_app", "ready", "root", "verdict"),
+    [
+        (False, 200, None, True),
+        (False, 503, None, False),
+        (False, 404, None, False),
+        (True, 200, None, True),
+        (True, 503, None, False),
+        (True, 404, None, None),
+        (True, 404, 200, True),
+        (True, 405, 307, True),
+        (True, 404, 404, True),
+        (True, 404, 500, False),
+        (True, 404, 502, False),
+    ],
+    ids=[
+        "sdk-ready",
+        "sdk-draining",
+        "sdk-no-route-yet",
+        "web-own-ready",
+        "web-own-not-ready",
+        "web-ask-root",
+        "web-root-200",
+        "web-root-redirect",
+        "web-root-404-still-answers",
+        "web-root-500",
+        "web-root-502",
+    ],
+)
+def test_readiness_of_sdk_services_and_web_apps(
+    web_app: bool, ready: int, root: int | None, verdict: bool | None
+) -> None:
+    assert readiness_of(web_app, ready, root) is verdict
