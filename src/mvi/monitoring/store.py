@@ -380,7 +380,7 @@ class MonitoringStore:
         self.flush()
         try:
             self._database.open(self.limit)
-            rows = self._database.select(start, end, names, self.max_rows + 1)
+            rows = self._database.select(start, end, names, self.max_rows + 1, self.limit)
             if len(rows) > self.max_rows:
                 raise TooManyRecords(
                     f"More than {self.max_rows} monitoring records match; narrow the read with "
