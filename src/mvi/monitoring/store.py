@@ -5,13 +5,10 @@ records on the caller's thread, queues them in a bounded buffer and returns; a b
 writer thread commits them in batches every flush interval (``MVI_MONITOR_FLUSH_INTERVAL``,
 50 ms by default). A full buffer drops the call and logs a warning, never blocking.
 
-A durable store (``MVI_MONITOR_DURABLE``, the default) lets a monitored call wait for its
-records: :meth:`MonitoringStore.put_call` returns their sequence number and
-:meth:`MonitoringStore.committed` waits, without blocking the event loop, until the writer
-has committed them. The writer then takes everything queued at once, without waiting for
-its interval, and commits it in one transaction that wakes every call it holds (group
-commit). A database that is failing is not waited for (the call answers and a warning is
-logged), nor longer than ``MVI_MONITOR_DB_TIMEOUT``.
+A durable store (``MVI_MONITOR_DURABLE``, the default) lets a monitored call await the
+writer's commit of its records (:meth:`MonitoringStore.committed`, without blocking the
+event loop; group commit, see :mod:`~mvi.monitoring.commits`); a failing database is not
+waited for.
 
 Durability:
 
