@@ -55,7 +55,8 @@ _ALL = [
     _m("fastapi", "matvec256", "vec256", "FastAPI, unbatched JSON"),
     _m("mvi", "matvec256", "vec256", "mvi, unbatched JSON"),
     _m("mvi", "matvec256_batched", "vec256", "mvi, batched JSON"),
-    _m("mvi", "hello_monitored", "hello", "mvi, async def, monitor=True"),
+    _m("mvi", "hello_monitored", "hello", "mvi, async def, monitor=True (durable)"),
+    _m("mvi_ff", "hello_monitored", "hello", "mvi, async def, monitor=True, fire-and-forget"),
     _m("mvi2", "hello_async", "hello", "mvi, async def, 2 processes on 2 cores"),
 ]
 MEASUREMENTS: dict[str, Measurement] = {m.key: m for m in _ALL}
@@ -130,10 +131,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "monitor",
-        "monitor=True (ratios to mvi without it)",
+        "monitor=True, durable (the default) and fire-and-forget (ratios to mvi without it)",
         "mvi.hello_async",
-        ("mvi.hello_async", "mvi.hello_monitored"),
-        (Target("mvi.hello_monitored", "mvi.hello_async", 0.9),),
+        ("mvi.hello_async", "mvi.hello_monitored", "mvi_ff.hello_monitored"),
+        (
+            Target("mvi.hello_monitored", "mvi.hello_async", 0.85),
+            Target("mvi_ff.hello_monitored", "mvi.hello_async", 0.9),
+        ),
     ),
     Scenario(
         "processes",

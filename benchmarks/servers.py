@@ -134,7 +134,8 @@ class Server:
 
 
 def server_specs(server_cpu: int, client_cpu: int, workdir: Path) -> dict[str, Server]:
-    """The three servers: FastAPI, mvi with one process, mvi with two processes."""
+    """The servers: FastAPI, mvi with one process (and one whose monitoring is
+    fire-and-forget), mvi with two processes."""
     uvicorn = [
         sys.executable,
         "-m",
@@ -150,9 +151,10 @@ def server_specs(server_cpu: int, client_cpu: int, workdir: Path) -> dict[str, S
     ]
     mvi = [sys.executable, "-m", "benchmarks.apps.mvi_app"]
 
-    def mvi_env(name: str, workers: int) -> dict[str, str]:
+    def mvi_env(name: str, workers: int, durable: bool = True) -> dict[str, str]:
         return {
             "MVI_WORKERS": str(workers),
+            "MVI_MONITOR_DURABLE": "true" if durable else "false",
             "MVI_LOG_LEVEL": "warning",
             "MVI_SERVICE_NAME": "bench",
             "MVI_SERVICE_DB_URL": f"sqlite:///{workdir / (name + '-monitoring.db')}",
@@ -161,6 +163,7 @@ def server_specs(server_cpu: int, client_cpu: int, workdir: Path) -> dict[str, S
     servers = {
         "fastapi": Server("fastapi", uvicorn, [server_cpu], "/docs"),
         "mvi": Server("mvi", mvi, [server_cpu], "/~ready", mvi_env("mvi", 1)),
+        "mvi_ff": Server("mvi_ff", mvi, [server_cpu], "/~ready", mvi_env("mvi_ff", 1, False)),
         "mvi2": Server(
             "mvi2", mvi, sorted({server_cpu, client_cpu}), "/~ready", mvi_env("mvi2", 2)
         ),

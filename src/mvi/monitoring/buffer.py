@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 
 __all__ = ["RECORD_OVERHEAD", "WIDTH", "Field", "Record", "RecordBuffer", "fields", "records"]
@@ -72,7 +72,10 @@ class RecordBuffer:
         self._lock = threading.Lock()  # taken bare on the hot path: cheaper than the Condition
         self._cond = threading.Condition(self._lock)
         self._flushing = 0
+        self._wanted = 0  # the highest sequence number a caller waits to see handled
         self._sleeping = False  # the writer waits in next_batch
+        self.on_handled: Callable[[int], None] | None = None
+        """Called (by the writer, without the lock) with ``handled`` after it grows."""
         self.accepted = 0
         self.handled = 0
         self.dropped = 0
@@ -87,9 +90,16 @@ class RecordBuffer:
         """What the queued records count against the byte limit."""
         return self.max_bytes - self._byte_room
 
-    def offer(self, flat: Sequence[Field], text_bytes: int | None = None) -> bool:
+    def offer(
+        self, flat: Sequence[Field], text_bytes: int | None = None, wait: bool = False
+    ) -> int:
         """Queue all the records whose fields ``flat`` holds, or none of them if the buffer
         is full or closing. ``text_bytes`` is the length of their text, if the caller knows.
+
+        Returns the sequence number of the last of them (``handled`` reaches it once they
+        are written), or 0 when they were refused. ``wait``: the caller will wait for them,
+        so the writer takes them at once instead of after its interval (group commit:
+        everything queued by then goes into one transaction).
         """
         count = len(flat) // WIDTH
         size = _bytes(flat) if text_bytes is None else RECORD_OVERHEAD * count + text_bytes
@@ -98,15 +108,17 @@ class RecordBuffer:
         try:
             if count > self._room or (size > self._byte_room and self._items):
                 self.dropped += count
-                return False
+                return 0
             self._items += flat
             self._room -= count
             self._byte_room -= size
-            self.accepted += count
-            if self._sleeping and len(self._items) >= self._wake_fields:
+            accepted = self.accepted = self.accepted + count
+            if wait:
+                self._wanted = accepted
+            if self._sleeping and (wait or len(self._items) >= self._wake_fields):
                 self._sleeping = False  # wake the writer once, not on every call after
                 self._cond.notify_all()
-            return True
+            return accepted
         finally:
             lock.release()
 
@@ -137,15 +149,18 @@ class RecordBuffer:
         return (
             self.closing
             or len(self._items) >= self._wake_fields
-            or (self._flushing > 0 and bool(self._items))
+            or ((self._flushing > 0 or self._wanted > self.handled) and bool(self._items))
         )
 
     def done(self, count: int) -> None:
         """The writer has handled the ``count`` oldest records it took."""
         with self._cond:
             self.handled += count
+            handled = self.handled
             if self._flushing:
                 self._cond.notify_all()
+        if self.on_handled is not None:
+            self.on_handled(handled)
 
     def discard(self) -> int:
         """Give up every queued record (counted as handled); returns how many."""
@@ -155,8 +170,11 @@ class RecordBuffer:
             if not self.closing:
                 self._room = self.max_records
             self.handled += count
+            handled = self.handled
             self._cond.notify_all()
-            return count
+        if self.on_handled is not None:
+            self.on_handled(handled)
+        return count
 
     def flush(self, timeout: float) -> bool:
         """Wait until every record accepted so far is handled; ``False`` on timeout."""

@@ -23,7 +23,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, and_, create_engine, delete, event, exists, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -371,22 +383,52 @@ class Database:
         end: datetime | None,
         names: list[str] | None,
         limit: int,
+        kept: TableLimit | None = None,
+        now: datetime | None = None,
     ) -> list[Row]:
         """Up to ``limit`` rows in ``[start, end]`` of the variables ``names`` (all when
-        ``None``), ordered by variable, time and insertion."""
+        ``None``), ordered by variable, time and insertion.
+
+        Only the rows ``kept`` keeps are read, whether retention has deleted the others yet
+        or not: of a row limit the newest rows of each variable, of a time limit the rows
+        younger than it at ``now``.
+        """
         table = records
-        query = (
-            select(named.c.name, table.c.timestamp, table.c.kind, table.c.value)
+        rows = (
+            select(named.c.name, table.c.timestamp, table.c.kind, table.c.value, table.c.id)
             .join_from(table, named, table.c.variable_id == named.c.id)
             .where(named.c.service == self.service)
         )
         if names is not None:
-            query = query.where(named.c.name.in_(names))
-        if start is not None:
-            query = query.where(table.c.timestamp >= to_micros(start))
+            rows = rows.where(named.c.name.in_(names))
+        keep = None if kept is None else kept.max_rows
+        name: ColumnElement[Any]
+        stamp: ColumnElement[Any]
+        order: ColumnElement[Any]
+        if keep is None:  # the tables' own columns, so that the index on variable and time serves
+            name, stamp, order = named.c.name, table.c.timestamp, table.c.id
+            query = rows.with_only_columns(name, stamp, table.c.kind, table.c.value)
+        else:  # rank within the variable first, then filter by time
+            newest = func.row_number().over(
+                partition_by=table.c.variable_id,
+                order_by=(table.c.timestamp.desc(), table.c.id.desc()),
+            )
+            ranked = rows.add_columns(newest.label("newest")).subquery()
+            name, stamp, order = ranked.c.name, ranked.c.timestamp, ranked.c.id
+            query = select(name, stamp, ranked.c.kind, ranked.c.value).where(
+                ranked.c.newest <= keep
+            )
+        first = None if start is None else to_micros(start)
+        age = None if kept is None else kept.max_age
+        if age is not None:
+            with contextlib.suppress(OverflowError):  # older than any datetime: no bound
+                cutoff = to_micros((now or datetime.now(UTC)) - age)
+                first = cutoff if first is None else max(first, cutoff)
+        if first is not None:
+            query = query.where(stamp >= first)
         if end is not None:
-            query = query.where(table.c.timestamp <= to_micros(end))
-        query = query.order_by(named.c.name, table.c.timestamp, table.c.id).limit(limit)
+            query = query.where(stamp <= to_micros(end))
+        query = query.order_by(name, stamp, order).limit(limit)
         with self._use(), self.engine.connect() as connection:
             return [tuple(row) for row in connection.execute(query)]
 

@@ -5,12 +5,18 @@ records on the caller's thread, queues them in a bounded buffer and returns; a b
 writer thread commits them in batches every flush interval (``MVI_MONITOR_FLUSH_INTERVAL``,
 50 ms by default). A full buffer drops the call and logs a warning, never blocking.
 
+A durable store (``MVI_MONITOR_DURABLE``, the default) lets a monitored call await the
+writer's commit of its records (:meth:`MonitoringStore.committed`, without blocking the
+event loop; group commit, see :mod:`~mvi.monitoring.commits`); a failing database is not
+waited for.
+
 Durability:
 
 - a graceful stop (SIGTERM/SIGINT, the serving lifespan calls ``close()``; or interpreter
   exit) writes everything accepted before it returns;
 - a killed process (SIGKILL, power loss of the process) loses only what was still queued:
-  at most one flush interval of records plus the batch being committed at that instant.
+  with a durable store, only records of calls not answered yet; otherwise at most one flush
+  interval of records plus the batch being committed at that instant.
   Committed rows survive; SQLite runs in WAL mode with ``synchronous=NORMAL``, which keeps
   committed transactions across a process crash.
 
@@ -42,6 +48,7 @@ from mvi._exceptions import (
     UnknownVariable,
 )
 from mvi.monitoring.buffer import WIDTH, Field, RecordBuffer
+from mvi.monitoring.commits import CommitWaiters
 from mvi.monitoring.database import Database
 from mvi.monitoring.export import Series, csv_zip
 from mvi.monitoring.limit import TableLimit
@@ -124,6 +131,7 @@ class MonitoringStore:
         max_rows: int | None = None,
         batch_size: int = _BATCH_SIZE,
         retention_interval: float = _RETENTION_INTERVAL,
+        durable: bool | None = None,
         settings: Settings | None = None,
     ) -> None:
         settings = settings or get_settings()
@@ -145,6 +153,7 @@ class MonitoringStore:
         self.max_rows = _pick(max_rows, settings.monitor_max_rows)
         self.batch_size = _pick(batch_size, _BATCH_SIZE)
         self.retention_interval = _pick(retention_interval, _RETENTION_INTERVAL)
+        self.durable = settings.monitor_durable if durable is None else durable
         self._database = Database(url, service, self.timeout)
         self._throttle = _Throttle(_WARN_EVERY)
         self._names: set[str] = set()
@@ -162,6 +171,8 @@ class MonitoringStore:
     def _init_process_state(self) -> None:
         self._lock = threading.Lock()
         self._buffer = RecordBuffer(self.queue_size, self.queue_bytes, wake_at=self.batch_size)
+        self._waiters = CommitWaiters()
+        self._buffer.on_handled = self._waiters.release
         self._writer: Writer | None = None
 
     def _after_fork(self) -> None:
@@ -223,7 +234,7 @@ class MonitoringStore:
         except Exception:  # a bug here must not break the caller's request
             logger.exception("Monitoring: storing %.200r failed", variables)
 
-    def put_call(self, names: tuple[str, str], request: bytes, response: bytes) -> None:
+    def put_call(self, names: tuple[str, str], request: bytes, response: bytes) -> int:
         """Queue the JSON texts (UTF-8) of one call, its request and its response, under the
         two ``names``, with the current UTC time: what a monitored entrypoint stores, from
         the bodies it already has.
@@ -231,7 +242,8 @@ class MonitoringStore:
         A text is stored as :meth:`put` stores the value it denotes: an object or an array
         as the text itself, never parsed (see :class:`~mvi.monitoring.values.JSONText`);
         the writer looks at it, not the caller, and drops (and logs) a text that is no JSON.
-        Never raises and never waits, like :meth:`put`.
+        Never raises and never waits, like :meth:`put`. Returns the sequence number to give
+        :meth:`committed` (0 when nothing was queued).
         """
         try:
             now = time_ns() // 1000
@@ -254,12 +266,37 @@ class MonitoringStore:
                     if self._check_name(name):
                         flat += (now, name, RAW_JSON, text)
                 if not flat:
-                    return
+                    return 0
             buffer = self._buffer if self._writer is not None else self._ensure_writer()
-            if not buffer.offer(flat, len(request) + len(response)):
+            sequence = buffer.offer(flat, len(request) + len(response), self.durable)
+            if not sequence:
                 self._report_drop(flat)
+            return sequence
         except Exception:  # a bug here must not break the caller's request
             logger.exception("Monitoring: storing %.200r failed", names)
+            return 0
+
+    async def committed(self, sequence: int) -> bool:
+        """Wait until the records up to ``sequence`` (from :meth:`put_call`) are committed
+        (or given up, e.g. refused by the database), when the store is durable; ``False``
+        when they may not be: the database is failing, or did not commit them within
+        ``MVI_MONITOR_DB_TIMEOUT`` (a warning is logged). Never raises."""
+        if not sequence or not self.durable:
+            return True
+        writer = self._writer
+        if (
+            writer is not None
+            and not writer.failing
+            and await self._waiters.wait(sequence, self.timeout)
+        ):
+            return True
+        if self._throttle.allow("undurable"):
+            logger.warning(
+                "Monitoring: answering calls before their records are committed: the database "
+                "is failing or slow (MVI_MONITOR_DB_TIMEOUT=%ss)",
+                self.timeout,
+            )
+        return False
 
     def _offer(self, flat: Sequence[Field], text_bytes: int) -> None:
         buffer = self._buffer if self._writer is not None else self._ensure_writer()
@@ -380,7 +417,7 @@ class MonitoringStore:
         self.flush()
         try:
             self._database.open(self.limit)
-            rows = self._database.select(start, end, names, self.max_rows + 1)
+            rows = self._database.select(start, end, names, self.max_rows + 1, self.limit)
             if len(rows) > self.max_rows:
                 raise TooManyRecords(
                     f"More than {self.max_rows} monitoring records match; narrow the read with "

@@ -66,6 +66,11 @@ class Writer(threading.Thread):
         self._close_deadline: float | None = None
         self._next_retention = 0.0
 
+    @property
+    def failing(self) -> bool:
+        """Whether the last attempt to write failed (the writer is retrying)."""
+        return self._failures > 0
+
     def run(self) -> None:
         self._try_open()
         self._next_retention = time.monotonic() + self.retention_interval

@@ -301,9 +301,13 @@ class EntrypointEndpoint:
                 try:
                     response = body if answer == JSON_TYPE else encode_json(codec.to_json(result))
                     arguments = type(request).__pydantic_serializer__.to_json(request)
-                    self.service.monitoring.put_call(self._monitored, arguments, response)
+                    store = self.service.monitoring
+                    sequence = store.put_call(self._monitored, arguments, response)
                 except Exception:  # monitoring never fails a call that succeeded
                     logger.exception("Monitoring the call of %r failed", entrypoint.name)
+                else:
+                    if store.durable:  # answer once the records are committed
+                        await store.committed(sequence)
             return self.status_code, body, answer.encode() if answer != JSON_TYPE else JSON, []
         except CallFailed as failed:
             extra = {"error_id": failed.error_id} if failed.error_id else {}

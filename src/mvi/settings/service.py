@@ -88,6 +88,13 @@ class ServiceSettings(Group):
         description="Seconds a monitoring record waits in the queue at most before it is "
         "written: all that a killed (SIGKILL) process can lose.",
     )
+    monitor_durable: bool = Field(
+        True,
+        description="Whether a monitor=True entrypoint answers only once its call's records "
+        "are committed (group commit: one commit per batch of waiting calls); false: answer "
+        "at once and write within MVI_MONITOR_FLUSH_INTERVAL (a killed process loses what "
+        "was queued).",
+    )
     monitor_db_timeout: float = Field(
         10.0,
         gt=0,

@@ -577,3 +577,28 @@ def test_an_unreachable_database_never_blocks_put_and_close_gives_up_in_time(
         store.close()
     assert "100 records were lost" in caplog.text
     assert store.lost == 100
+
+
+def test_a_row_limit_holds_at_every_read_before_retention_runs(open_store: OpenStore) -> None:
+    store = open_store("50rows")  # retention runs every 60 s: not during this test
+    for i in range(120):
+        store.put({"busy": i})
+        if i % 12 == 0:
+            store.put({"quiet": i})
+    data = store.query()
+    assert data["busy"]["value"] == list(range(70, 120))
+    assert data["quiet"]["value"] == list(range(0, 120, 12))  # 10 rows: all kept
+    middle = datetime.fromisoformat(data["busy"]["timestamp"][10])
+    later = store.query(start=middle, variables=["busy"])["busy"]["value"]
+    assert later[0] >= 80 and later[-1] == 119
+    first = datetime.fromisoformat(store.query(variables=["quiet"])["quiet"]["timestamp"][0])
+    assert store.query(end=first, variables=["busy"])["busy"]["value"] == []
+
+
+def test_a_time_limit_holds_at_every_read_before_retention_runs(open_store: OpenStore) -> None:
+    store = open_store("2seconds")
+    store.put({"old": 1})
+    store.flush()
+    time.sleep(2.5)
+    store.put({"old": 2})
+    assert store.query(variables=["old"])["old"]["value"] == [2]
