@@ -104,6 +104,17 @@ class AppEntry:
             )
         return entry
 
+    @classmethod
+    def recorded(cls, environment: dict[str, str], target: str) -> AppEntry:
+        """The entry of a version deployed earlier (its ``environment`` and the ``target``
+        recorded then); never raises: an environment that would be refused now (a
+        version deployed before ``APP_SCRIPT`` and ``APP_MODULE`` were read) runs the file."""
+        try:
+            kind = cls.of(environment).kind
+        except ProjectError:
+            kind = "file"
+        return cls(kind, target)
+
     @property
     def variable(self) -> str:
         """The environment variable that names this entry."""

@@ -55,3 +55,17 @@ def test_bad_entry_is_a_project_error_naming_the_fix(
 ) -> None:
     with pytest.raises(ProjectError, match=message.replace("(", r"\(").replace(".", r"\.")):
         AppEntry.of(environment)
+
+
+@pytest.mark.parametrize(
+    ("environment", "target", "kind"),
+    [
+        ({"APP_SCRIPT": "run.sh"}, "run.sh", "script"),
+        ({"APP_MODULE": "app:app"}, "app:app", "module"),
+        ({"APP_FILE": "main.py", "APP_SCRIPT": "run.sh"}, "main.py", "file"),
+        ({}, "service.py", "file"),
+    ],
+    ids=["script", "module", "refused-now-runs-the-file", "default"],
+)
+def test_recorded_entry_never_raises(environment: dict[str, str], target: str, kind: str) -> None:
+    assert AppEntry.recorded(environment, target) == AppEntry(kind, target)

@@ -157,7 +157,11 @@ def test_asgi_app_is_served_at_its_root_behind_the_gateway(
     assert response.status_code == 200, response.text
     assert response.text == "home of the starlette app"
     record = manager.record(starlette_app, "1.0.0")
-    assert record["status"] == "running"
+    assert (record["status"], record["app_kind"], record["port_fixed"]) == (
+        "running",
+        "module",
+        False,
+    )
     versioned = manager.http.get(f"/services/{starlette_app}_1.0.0/")
     assert versioned.text == "home of the starlette app"
 
@@ -309,7 +313,8 @@ def test_wsgi_app_with_a_fixed_port(manager: Manager, tmp_path: Path) -> None:
     manager.ok("deploy", "web_wsgi", "1.0.0", str(root), "--port", str(port))
     try:
         record = manager.record("web_wsgi", "1.0.0")
-        assert (record["status"], record["port"]) == ("running", port)
+        assert (record["status"], record["port"], record["port_fixed"]) == ("running", port, True)
+        assert record["app_kind"] == "module"
         answer = manager.http.get("/services/web_wsgi/some/path", params={"q": "1"})
         assert answer.status_code == 200, answer.text
         assert answer.json() == {

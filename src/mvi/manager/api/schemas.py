@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from mvi.manager.gateway.shadows import ShadowFigures
 from mvi.manager.registry import MainChange, ServiceVersion
 from mvi.manager.runtimes.base import Replica
+from mvi.project import AppEntry
 
 __all__ = [
     "DeployOut",
@@ -73,6 +74,14 @@ class ServiceVersionOut(BaseModel):
     message: str = Field(description="Why it is in that status (exit code, timeout, ...).")
     desired: str = Field(description="running or stopped: what the operator asked for.")
     port: int | None
+    port_fixed: bool = Field(
+        False, description="Whether the app always listens on port (mvi deploy --port)."
+    )
+    app_kind: str = Field(
+        "file",
+        description="What starts it: file (APP_FILE), script (APP_SCRIPT) or module "
+        "(APP_MODULE, an ASGI or WSGI app).",
+    )
     pid: int | None
     restarts: int = Field(description="Restarts after crashes since the last start.")
     deployed_at: datetime
@@ -108,6 +117,8 @@ class ServiceVersionOut(BaseModel):
             message=row.message,
             desired=row.desired,
             port=row.port,
+            port_fixed=row.app_port is not None,
+            app_kind=AppEntry.recorded(row.environment, row.app_file).kind,
             pid=row.pid,
             restarts=row.restarts,
             deployed_at=row.deployed_at,

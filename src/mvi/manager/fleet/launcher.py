@@ -38,7 +38,7 @@ def replica_secret(settings: Settings) -> str | None:
 def is_web_app(row: ServiceVersion) -> bool:
     """Whether a version is a web app rather than an SDK service: an ``APP_SCRIPT`` or
     ``APP_MODULE``, or any app deployed with ``--port`` (it is served at ``/``)."""
-    return row.app_port is not None or AppEntry.of(row.environment).is_web_app
+    return row.app_port is not None or AppEntry.recorded(row.environment, row.app_file).is_web_app
 
 
 def route_of(row: ServiceVersion) -> Route:
@@ -141,7 +141,7 @@ class Launcher:
             replicas=row.replicas,
             cpus=cpus,
             memory_mb=memory,
-            kind=AppEntry.of(row.environment).kind,
+            kind=AppEntry.recorded(row.environment, row.app_file).kind,
             web_app=is_web_app(row),
             fixed_port=row.app_port is not None,
         )
