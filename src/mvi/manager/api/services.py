@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ScaleIn, ServiceVersionOut
 from mvi.manager.fleet.operations import Fleet
+from mvi.manager.sources import GitSource
 
 __all__ = ["router"]
 
@@ -91,14 +92,24 @@ async def deploy(
     replicas: Annotated[
         int | None, Query(ge=1, description="How many replicas serve it (default 1).")
     ] = None,
+    git_url: Annotated[
+        str | None, Query(description="The git URL the archive was cloned from (recorded).")
+    ] = None,
+    git_ref: Annotated[str | None, Query(description="The ref asked for (recorded).")] = None,
+    git_commit: Annotated[
+        str | None, Query(description="The full commit id the archive holds (recorded).")
+    ] = None,
 ) -> DeployOut:
     """Upload, unpack, build and start a version, and wait for it to run.
 
     201 with the version once it is running (or has failed to start: see its ``status``);
     202 if the wait ended first. 422 bad name, version or project, or a failed install
     (``lines`` has the installer's output); 409 already deployed (use ``replace``);
-    400 not a safe gzip tar; 413 over the size limit.
+    400 not a safe gzip tar; 413 over the size limit. ``git_url``, ``git_ref`` and
+    ``git_commit`` record where the archive came from (``mvi deploy --git`` clones and packs
+    it; the manager never fetches the URL).
     """
+    source = GitSource.of_query(git_url, git_ref, git_commit)
     length = request.headers.get("content-length")
     result = await fleet.deploys.deploy(
         name,
@@ -108,6 +119,7 @@ async def deploy(
         content_length=int(length) if length and length.isdigit() else None,
         wait=wait,
         replicas=replicas,
+        source=source,
     )
     versions = [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
     body = DeployOut(

@@ -86,6 +86,9 @@ class AsyncRegistry:
         access_token: str | None = None,
         replicas: int = 1,
         replica_secret: str | None = None,
+        git_url: str | None = None,
+        git_ref: str | None = None,
+        git_commit: str | None = None,
     ) -> ServiceVersion:
         """Register a new version; it is the main when it is its name's first."""
         return await asyncio.to_thread(
@@ -100,6 +103,9 @@ class AsyncRegistry:
                 access_token=access_token,
                 replicas=replicas,
                 replica_secret=replica_secret,
+                git_url=git_url,
+                git_ref=git_ref,
+                git_commit=git_commit,
             )
         )
 

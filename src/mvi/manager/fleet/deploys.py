@@ -34,6 +34,7 @@ from mvi.manager.fleet.parts import FleetParts
 from mvi.manager.fleet.rules import scaling
 from mvi.manager.naming import check_name, check_version, version_key
 from mvi.manager.registry import ServiceVersion, now
+from mvi.manager.sources import NO_SOURCE, GitSource
 from mvi.manager.supervision import logs
 from mvi.manager.supervision.states import Status
 from mvi.project import ServiceProject
@@ -93,11 +94,13 @@ class Deployer:
         content_length: int | None = None,
         wait: float | None = None,
         replicas: int | None = None,
+        source: GitSource | None = None,
     ) -> DeployResult:
         """Receive, unpack, build and start one version; wait (bounded) for its final status.
 
         ``replicas``: how many replicas serve it (default: one, or as many as the version it
-        replaces). Errors (nothing is left behind): 422 name, version, project, replicas or
+        replaces). ``source``: the git commit the archive was made from (recorded as is).
+        Errors (nothing is left behind): 422 name, version, project, replicas or
         failed install; 409 already deployed; 400 bad archive; 413 too large.
         """
         parts = self.parts
@@ -137,7 +140,14 @@ class Deployer:
             raise
         task = parts.spawn(
             self._install(
-                name, version, project, staging, upload, replace=replace, replicas=replicas
+                name,
+                version,
+                project,
+                staging,
+                upload,
+                replace=replace,
+                replicas=replicas,
+                source=source,
             )
         )
         limit = min(wait or parts.settings.manager_deploy_wait, parts.settings.manager_deploy_wait)
@@ -157,8 +167,10 @@ class Deployer:
         *,
         replace: bool,
         replicas: int | None = None,
+        source: GitSource | None = None,
     ) -> ServiceVersion:
         parts, registry = self.parts, self.parts.registry
+        source_columns = source.columns() if source is not None else NO_SOURCE
         key = version_key(name, version)
         fresh = False
         env_key: str | None = None
@@ -180,6 +192,7 @@ class Deployer:
                         access_token=await parts.service_token(name, version),
                         replicas=replicas or 1,
                         replica_secret=replica_secret(parts.settings),
+                        **source_columns,
                     )
                     fresh = True
                     parts.routes.set_version(route_of(row))
@@ -216,6 +229,7 @@ class Deployer:
                     status_since=stamp,
                     message="",
                     restarts=0,
+                    **source_columns,
                 )
                 if not fresh:
                     values["deployed_at"] = stamp
