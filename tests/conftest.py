@@ -238,3 +238,33 @@ def start_module_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     yield from _service_starter(
         lambda: tmp_path_factory.mktemp("svc"), lambda handle: handle.stop(signal.SIGTERM, 20)
     )
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run ``git ARGS`` in ``repo`` (with a fixed identity); its output, stripped."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=mvi tests", "-c", "user.email=tests@mvi.invalid",
+         "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def git_repo(path: Path, commits: list[dict[str, str]]) -> list[str]:
+    """A real git repository at ``path`` with one commit per dict of {file: content}
+    (on branch ``main``); the commit ids, oldest first."""
+    path.mkdir(parents=True)
+    git(path, "init", "--quiet")
+    ids = []
+    for number, files in enumerate(commits, 1):
+        for name, content in files.items():
+            target = path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+        git(path, "add", "--all")
+        git(path, "commit", "--quiet", "-m", f"commit {number}")
+        ids.append(git(path, "rev-parse", "HEAD"))
+    return ids

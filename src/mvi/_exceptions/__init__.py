@@ -8,6 +8,7 @@
     │   ├── EntrypointDefinitionError   (also TypeError) a function cannot become an entrypoint
     │   ├── ManagerNotConfigured  notify/call_service need MVI_MANAGER_URL
     │   └── ProjectError          a service project folder or its .s2i/environment is wrong
+    │       └── GitSourceError    mvi deploy --git: the URL cannot be cloned or the ref is unknown
     ├── ParameterError
     │   ├── UnknownParameter      (also KeyError) no parameter of that name
     │   └── InvalidParameterValue (also ValueError) the value does not fit the parameter's type
@@ -81,6 +82,7 @@ from mvi._exceptions.base import (
     ClientDisconnected,
     ConfigurationError,
     EntrypointDefinitionError,
+    GitSourceError,
     InvalidParameterValue,
     InvalidRequest,
     ManagerNotConfigured,
@@ -165,6 +167,7 @@ __all__ = [
     "ForceRequired",
     "FrameError",
     "FrameTooLarge",
+    "GitSourceError",
     "InvalidArchive",
     "InvalidArgument",
     "InvalidDeployment",

@@ -11,6 +11,7 @@ __all__ = [
     "ClientDisconnected",
     "ConfigurationError",
     "EntrypointDefinitionError",
+    "GitSourceError",
     "InvalidParameterValue",
     "InvalidRequest",
     "ManagerNotConfigured",
@@ -57,6 +58,13 @@ class ProjectError(ConfigurationError):
     """A service project (its folder, ``.s2i/environment`` or ``APP_FILE``) is wrong or missing.
 
     The message names the file (and line) and says how to fix it.
+    """
+
+
+class GitSourceError(ProjectError):
+    """``mvi deploy --git``: git cannot clone the URL, or the ref names no commit there.
+
+    The message quotes git and says what to check (the URL, the ref, git's credentials).
     """
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.types import TypeDecorator
 
 from mvi.manager.naming import version_sort_key
 from mvi.manager.scaling import ScalingColumns
+from mvi.manager.sources import SourceColumns
 
 __all__ = [
     "AccessToken",
@@ -78,8 +79,8 @@ class Base(DeclarativeBase):
     """Declarative base of the registry's models."""
 
 
-class ServiceVersion(ScalingColumns, Base):
-    """One deployed version of a service."""
+class ServiceVersion(ScalingColumns, SourceColumns, Base):
+    """One deployed version of a service (``shadow*``: ``0002_rollout``; the mixins: theirs)."""
 
     __tablename__ = "service_versions"
     __table_args__ = (
@@ -119,7 +120,6 @@ class ServiceVersion(ScalingColumns, Base):
     """The token the version presents to the manager (``MVI_SERVICE_ACCESS_TOKEN``)."""
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # -- rollout (0002_rollout) --
     shadow: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     """Whether this version gets a copy of the main's traffic while it is not the main."""
     shadow_percent: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
@@ -353,7 +353,7 @@ class Registry:
         access_token: str | None = None,
         **columns: Any,
     ) -> ServiceVersion:
-        """Register a new version (``columns``: its replicas); the main if its name's first."""
+        """Register a new version (``columns``: replicas, source); the main if its name's first."""
         stamp = now()
         with self.session() as session:
             has_main = (

@@ -20,6 +20,11 @@ class CLISettings(Group):
     cli_timeout: float = Field(
         30.0, gt=0, description="Seconds the CLI waits for the manager to answer a request."
     )
+    cli_git_timeout: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds `mvi deploy --git` lets git clone and check out the source.",
+    )
 
     token: SecretStr | None = Field(
         None,

@@ -10,16 +10,19 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
 
-from mvi._exceptions import ManagerError
+from mvi._exceptions import GitSourceError, ManagerError
 from mvi.cli._app import app, console, err_console, fail
 from mvi.cli.client import ManagerClient
 from mvi.cli.render import services_table
 from mvi.settings import get_settings
+
+if TYPE_CHECKING:
+    from mvi.manager.sources import GitSource
 
 __all__ = [
     "assign",
@@ -105,12 +108,15 @@ def _post(
     wait: float,
     replicas: int | None = None,
     port: int | None = None,
+    source: GitSource | None = None,
 ) -> httpx.Response:
     params: dict[str, Any] = {"replace": str(replace).lower(), "wait": wait}
     if replicas is not None:
         params["replicas"] = replicas
     if port is not None:
         params["port"] = port
+    if source is not None:
+        params.update({k: v for k, v in source.columns().items() if v is not None})
     return client.http.post(
         f"/api/services/{name}/{version}",
         params=params,
@@ -129,12 +135,15 @@ def _await_deploy(
     wait: float,
     replicas: int | None = None,
     port: int | None = None,
+    source: GitSource | None = None,
 ) -> httpx.Response:
     """Upload, then show the version's status until the manager answers (bounded by
     ``wait``); progress goes to stderr, and only to a terminal."""
     upload = _Upload(path)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(_post, client, upload, name, version, replace, wait, replicas, port)
+        future = pool.submit(
+            _post, client, upload, name, version, replace, wait, replicas, port, source
+        )
         if err_console.is_terminal:
             started = time.monotonic()
             with err_console.status(upload.progress()) as status:
@@ -162,7 +171,27 @@ def _await_deploy(
 def deploy(
     name: Annotated[str, typer.Argument(help="Service name (lowercase letters, digits, _).")],
     version: Annotated[str, typer.Argument(help="Semantic version, e.g. 1.0.0.")],
-    source: Annotated[Path, typer.Argument(help="The project folder, or a .tar.gz of it.")],
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The project folder, or a .tar.gz of it (not with --git).", show_default=False
+        ),
+    ] = None,
+    git: Annotated[
+        str | None,
+        typer.Option(
+            "--git",
+            help="Clone this git URL (a path, file://, https://, ssh://) and deploy it.",
+            show_default=False,
+        ),
+    ] = None,
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            help="With --git: the branch, tag or commit to deploy (default: the default branch).",
+            show_default=False,
+        ),
+    ] = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace NAME VERSION if it is deployed.")
     ] = False,
@@ -185,9 +214,39 @@ def deploy(
         ),
     ] = None,
 ) -> None:
-    """Deploy SOURCE as NAME VERSION: upload, build its environment, start it, wait for it."""
+    """Deploy SOURCE (or the commit --git and --ref name) as NAME VERSION: upload, build its
+    environment, start it, wait for it."""
     settings = get_settings()
+    if (source is None) == (git is None):
+        fail("Give the project folder (or .tar.gz) to deploy, or --git URL, not both")
+    if ref is not None and git is None:
+        fail("--ref chooses what --git clones; give --git URL too")
     console.print("Deploying service...", markup=False)
+    with tempfile.TemporaryDirectory(prefix="mvi-git-") as scratch:
+        checked: GitSource | None = None
+        if git is not None:
+            from mvi.cli.checkout import checkout
+
+            try:
+                found = checkout(git, ref, Path(scratch) / "source", settings.cli_git_timeout)
+            except GitSourceError as exc:
+                fail(str(exc))
+            source, checked = found.path, found.source
+            err_console.print(f"Cloned {checked.url} at {checked.commit}", markup=False)
+        assert source is not None
+        _deploy(name, version, source, replace, replicas, port, checked)
+
+
+def _deploy(
+    name: str,
+    version: str,
+    source: Path,
+    replace: bool,
+    replicas: int | None,
+    port: int | None,
+    git: GitSource | None,
+) -> None:
+    settings = get_settings()
     archive, temporary = _archive(source)
     try:
         with _client() as client:
@@ -201,6 +260,7 @@ def deploy(
                 settings.manager_deploy_wait,
                 replicas,
                 port,
+                git,
             )
             body = _run(client.check, response).json()
     finally:

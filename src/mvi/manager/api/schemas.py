@@ -14,6 +14,7 @@ from mvi.project import AppEntry
 __all__ = [
     "DeployOut",
     "ErrorOut",
+    "GitSourceOut",
     "KilledOut",
     "MainChangeOut",
     "ManagerInfo",
@@ -63,6 +64,14 @@ class ScaleIn(BaseModel):
     )
 
 
+class GitSourceOut(BaseModel):
+    """Where a version deployed with ``mvi deploy --git`` came from."""
+
+    url: str = Field(description="The URL (or path) it was cloned from, without a password.")
+    ref: str | None = Field(description="The branch, tag or commit asked for (null: default).")
+    commit: str = Field(description="The full id of the commit deployed.")
+
+
 class ServiceVersionOut(BaseModel):
     """One deployed version, as ``mvi ls --json`` shows it."""
 
@@ -97,6 +106,9 @@ class ServiceVersionOut(BaseModel):
     replica_table: list[ReplicaOut] | None = Field(
         None, description="Its replicas as the runtime sees them (in listings)."
     )
+    git: GitSourceOut | None = Field(
+        None, description="The git URL, ref and commit it was deployed from (mvi deploy --git)."
+    )
 
     @classmethod
     def of(cls, row: ServiceVersion, replicas: list[Replica] | None = None) -> ServiceVersionOut:
@@ -128,6 +140,9 @@ class ServiceVersionOut(BaseModel):
             replicas=row.replicas,
             autoscale=autoscale,
             replica_table=None if replicas is None else [ReplicaOut.of(r) for r in replicas],
+            git=None
+            if row.git_commit is None
+            else GitSourceOut(url=row.git_url or "", ref=row.git_ref, commit=row.git_commit),
         )
 
 

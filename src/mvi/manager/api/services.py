@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from mvi.manager.api.logstream import LogQuery, log_response
 from mvi.manager.api.schemas import DeployOut, ErrorOut, KilledOut, ScaleIn, ServiceVersionOut
 from mvi.manager.fleet.operations import Fleet
+from mvi.manager.sources import GitSource
 
 __all__ = ["router"]
 
@@ -100,6 +101,13 @@ async def deploy(
             "and gives the app as MVI_PORT and PORT.",
         ),
     ] = None,
+    git_url: Annotated[
+        str | None, Query(description="The git URL the archive was cloned from (recorded).")
+    ] = None,
+    git_ref: Annotated[str | None, Query(description="The ref asked for (recorded).")] = None,
+    git_commit: Annotated[
+        str | None, Query(description="The full commit id the archive holds (recorded).")
+    ] = None,
 ) -> DeployOut:
     """Upload, unpack, build and start a version, and wait for it to run.
 
@@ -107,8 +115,10 @@ async def deploy(
     202 if the wait ended first. 422 bad name, version or project, or a failed install
     (``lines`` has the installer's output); 409 already deployed (use ``replace``), or
     ``port`` used by another version or process; 400 not a safe gzip tar; 413 over the size
-    limit.
+    limit. ``git_url``, ``git_ref`` and ``git_commit`` record where the archive came from
+    (``mvi deploy --git`` clones and packs it; the manager never fetches the URL).
     """
+    source = GitSource.of_query(git_url, git_ref, git_commit)
     length = request.headers.get("content-length")
     result = await fleet.deploys.deploy(
         name,
@@ -119,6 +129,7 @@ async def deploy(
         wait=wait,
         replicas=replicas,
         port=port,
+        source=source,
     )
     versions = [ServiceVersionOut.of(row) for row in await fleet.versions(name)]
     body = DeployOut(

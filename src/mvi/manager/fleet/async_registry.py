@@ -87,6 +87,9 @@ class AsyncRegistry:
         replicas: int = 1,
         replica_secret: str | None = None,
         app_port: int | None = None,
+        git_url: str | None = None,
+        git_ref: str | None = None,
+        git_commit: str | None = None,
     ) -> ServiceVersion:
         """Register a new version; it is the main when it is its name's first."""
         return await asyncio.to_thread(
@@ -102,6 +105,9 @@ class AsyncRegistry:
                 replicas=replicas,
                 replica_secret=replica_secret,
                 app_port=app_port,
+                git_url=git_url,
+                git_ref=git_ref,
+                git_commit=git_commit,
             )
         )
 

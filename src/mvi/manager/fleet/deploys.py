@@ -34,6 +34,7 @@ from mvi.manager.fleet.parts import FleetParts
 from mvi.manager.fleet.rules import scaling
 from mvi.manager.naming import check_name, check_version, version_key
 from mvi.manager.registry import ServiceVersion, now
+from mvi.manager.sources import NO_SOURCE, GitSource
 from mvi.manager.supervision import logs
 from mvi.manager.supervision.states import Status
 from mvi.project import ServiceProject
@@ -94,13 +95,15 @@ class Deployer:
         wait: float | None = None,
         replicas: int | None = None,
         port: int | None = None,
+        source: GitSource | None = None,
     ) -> DeployResult:
         """Receive, unpack, build and start one version; wait (bounded) for its final status.
 
         ``replicas``: how many replicas serve it (default: one, or as many as the version it
-        replaces). ``port``: the port its (web) app listens on. Errors (nothing is left
-        behind): 422 name, version, project, replicas or failed install; 409 already
-        deployed, or ``port`` taken; 400 bad archive; 413 too large.
+        replaces). ``port``: the port its (web) app listens on. ``source``: the git commit
+        the archive was made from (recorded as is). Errors (nothing is left behind): 422
+        name, version, project, replicas or failed install; 409 already deployed, or
+        ``port`` taken; 400 bad archive; 413 too large.
         """
         parts = self.parts
         await self.check(name, version, replace, content_length)
@@ -152,6 +155,7 @@ class Deployer:
                 replace=replace,
                 replicas=replicas,
                 port=port,
+                source=source,
             )
         )
         limit = min(wait or parts.settings.manager_deploy_wait, parts.settings.manager_deploy_wait)
@@ -172,8 +176,10 @@ class Deployer:
         replace: bool,
         replicas: int | None = None,
         port: int | None = None,
+        source: GitSource | None = None,
     ) -> ServiceVersion:
         parts, registry = self.parts, self.parts.registry
+        source_columns = source.columns() if source is not None else NO_SOURCE
         key = version_key(name, version)
         fresh = False
         env_key: str | None = None
@@ -197,6 +203,7 @@ class Deployer:
                         access_token=await parts.service_token(name, version),
                         replicas=replicas or 1,
                         replica_secret=replica_secret(parts.settings),
+                        **source_columns,
                     )
                     fresh = True
                     parts.routes.set_version(route_of(row))
@@ -233,6 +240,7 @@ class Deployer:
                     status_since=stamp,
                     message="",
                     restarts=0,
+                    **source_columns,
                 )
                 if not fresh:
                     values["app_port"] = port
