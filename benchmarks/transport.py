@@ -26,6 +26,7 @@ figures are dropped. See docs/transports.md.
 from __future__ import annotations
 
 import argparse
+import io
 import shlex
 import shutil
 import subprocess
@@ -38,9 +39,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from benchmarks import machine, profile
+from benchmarks.apps.models import vector
 from benchmarks.rpc_report import Figure, Line, RatioTarget, combine, format_table, table_rows
 from benchmarks.servers import ROOT, free_port, process_cpu_seconds, server_specs
 from benchmarks.wrk import INSTALL_HINT, run_wrk
@@ -48,7 +51,9 @@ from benchmarks.wrk import INSTALL_HINT, run_wrk
 __all__ = ["CASES", "TARGETS", "main"]
 
 LUA = ROOT / "benchmarks" / "lua" / "post.lua"
+NPY = "application/x-npy"
 FASTAPI = "fastapi.hello"
+HTTP_NPY = "mvi.matvec1024.npy"
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,32 @@ CASES: tuple[Case, ...] = (
         "mvi-sync.tcp32", "mvi RPC, def in thread pool, TCP, 32", "mvi-sync", "tcp", 32, "mvi.tcp32"
     ),
     Case("mvi-inline.tcp32", "mvi RPC, def inline, TCP, 32", "mvi-inline", "tcp", 32, "mvi.tcp32"),
+    Case("svc.tcp32", "mvi service over RPC, TCP, 32", "service", "tcp", 32, "mvi.tcp32"),
+    Case(
+        "svc.unix32",
+        "mvi service over RPC, unix, 32",
+        "service",
+        "unix",
+        32,
+        "mvi.unix32",
+    ),
+    Case(
+        "svc.tcp128",
+        "mvi service over RPC, 1 connection, 128 pipelined",
+        "service",
+        "tcp",
+        128,
+        "mvi.tcp128",
+    ),
+    Case("svc.tcp1", "mvi service over RPC, 1 in flight", "service", "tcp", 1, "raw.tcp1"),
+    Case(
+        "svc-vec.tcp32",
+        "mvi service, batched 1x1024 matvec over RPC, TCP, 32",
+        "service-vec",
+        "tcp",
+        32,
+        HTTP_NPY,
+    ),
     Case("pipe-raw.fifo", "raw os.write/os.read msgpack, FIFOs", "pipe-raw", "fifo", 1),
     Case("pipe.fifo", "mvi pipe send/recv, FIFOs", "pipe", "fifo", 1, "pipe-raw.fifo"),
 )
@@ -90,9 +121,19 @@ TARGETS: tuple[RatioTarget, ...] = (
     RatioTarget("mvi.tcp128", FASTAPI, min_ratio=25),
     RatioTarget("mvi.tcp1", "raw.tcp1", max_p50_ratio=1.3),
     RatioTarget("pipe.fifo", "pipe-raw.fifo", min_ratio=0.8),
+    RatioTarget("svc.tcp32", FASTAPI, min_ratio=12),
+    RatioTarget("svc.unix32", FASTAPI, min_ratio=20),
+    RatioTarget("svc.tcp128", FASTAPI, min_ratio=25),
+    RatioTarget("svc.tcp1", "raw.tcp1", max_p50_ratio=1.3),
+    RatioTarget("svc-vec.tcp32", HTTP_NPY, min_ratio=2),
 )
 
-LABELS = {FASTAPI: "FastAPI", "raw.tcp1": "raw", "pipe-raw.fifo": "raw pipe"}
+LABELS = {
+    FASTAPI: "FastAPI",
+    "raw.tcp1": "raw",
+    "pipe-raw.fifo": "raw pipe",
+    HTTP_NPY: "HTTP .npy",
+}
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -105,7 +146,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="3 s per measurement, 1 s warm-up")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the median is shown")
     parser.add_argument(
-        "--only", action="append", choices=[FASTAPI, *(c.key for c in CASES)], help="repeatable"
+        "--only",
+        action="append",
+        choices=[FASTAPI, HTTP_NPY, *(c.key for c in CASES)],
+        help="repeatable",
     )
     parser.add_argument("--server-cpu", type=int, default=0, help="core of every server")
     parser.add_argument("--client-cpu", type=int, default=1, help="core of every client")
@@ -249,14 +293,26 @@ def _profiled(
     return "\n\n".join(parts)
 
 
-def _fastapi(args: argparse.Namespace, workdir: Path) -> Figure:
-    server = server_specs(args.server_cpu, args.client_cpu, workdir)["fastapi"]
-    body = workdir / "hello.json"
-    body.write_bytes(orjson.dumps({"name": "world"}))
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "BENCH_BODY": str(body)}
+def _wrk_reference(args: argparse.Namespace, workdir: Path, key: str) -> Figure:
+    """An HTTP reference under wrk, 32 connections: FastAPI's hello, or the mvi
+    service's batched ``matvec1024`` with ``.npy`` bodies both ways."""
+    specs = server_specs(args.server_cpu, args.client_cpu, workdir)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+    if key == FASTAPI:
+        server, route = specs["fastapi"], "/hello_async"
+        body = workdir / "hello.json"
+        body.write_bytes(orjson.dumps({"name": "world"}))
+    else:
+        server, route = specs["mvi"], "/matvec1024"
+        body = workdir / "vec1024.npy"
+        buffer = io.BytesIO()
+        np.save(buffer, vector(1024), allow_pickle=False)
+        body.write_bytes(buffer.getvalue())
+        env.update({"BENCH_CONTENT_TYPE": NPY, "BENCH_ACCEPT": NPY})
+    env["BENCH_BODY"] = str(body)
     server.start(workdir)
     try:
-        url = server.url + "/hello_async"
+        url = server.url + route
         if args.warmup:
             run_wrk(
                 url,
@@ -311,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(hint, file=sys.stderr)
             return 2
-    keys = args.only or [FASTAPI, *(c.key for c in CASES)]
+    keys = args.only or [FASTAPI, HTTP_NPY, *(c.key for c in CASES)]
     started = datetime.now(UTC)
     load_before = machine.load()
     print(f"load average before: {load_before}", file=sys.stderr)
@@ -320,12 +376,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mvi-transport-bench-") as tmp:
         workdir = Path(tmp)
         for round_ in range(args.repeat):
-            if FASTAPI in keys:
-                runs[FASTAPI].append(_fastapi(args, workdir))
-                print(
-                    f"[{round_ + 1}] {FASTAPI}: {runs[FASTAPI][-1].rate:,.0f} req/s",
-                    file=sys.stderr,
-                )
+            for reference in (FASTAPI, HTTP_NPY):
+                if reference in keys:
+                    runs[reference].append(_wrk_reference(args, workdir, reference))
+                    print(
+                        f"[{round_ + 1}] {reference}: {runs[reference][-1].rate:,.0f} req/s",
+                        file=sys.stderr,
+                    )
             for index, case in enumerate(CASES):
                 if case.key not in keys:
                     continue
@@ -343,7 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             profiles.append((key, summary))
     load_after = machine.load()
     figures = {key: combine(found) for key, found in runs.items() if found}
-    lines = [Line(FASTAPI, "FastAPI hello, HTTP, wrk 32 connections")]
+    lines = [
+        Line(FASTAPI, "FastAPI hello, HTTP, wrk 32 connections"),
+        Line(HTTP_NPY, "mvi service, batched 1x1024 matvec, HTTP .npy, wrk 32"),
+    ]
     lines += [Line(c.key, c.label, c.floor) for c in CASES]
     cells = table_rows(lines, figures, FASTAPI, TARGETS, LABELS)
     print(format_table(cells))

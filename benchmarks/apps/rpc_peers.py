@@ -7,8 +7,12 @@ KIND is ``raw`` (asyncio + msgpack, length-prefixed, the floor), ``zmq`` (pyzmq
 ROUTER/DEALER), ``mvi`` (mvi's socket RPC; ``mvi-sync`` and ``mvi-inline`` serve the
 hello as a plain ``def`` in the thread pool or inline), ``pipe-raw`` (os.write/os.read
 of length-prefixed msgpack over two FIFOs) or ``pipe`` (mvi.transport.pipe). ADDRESS is
-``tcp:PORT``, ``unix:PATH`` (or the FIFO path for pipes). A server prints ``READY`` once
-it listens; a client prints one JSON line: answers, seconds, and latency percentiles.
+``tcp:PORT``, ``unix:PATH`` (or the FIFO path for pipes). ``service`` serves
+benchmarks.apps.mvi_app (a real mvi service) with ``service.run(rpc_port=...)`` or
+``rpc_path=...``; its client calls the ``hello_async`` entrypoint, and the
+``service-vec`` client the batched ``matvec1024`` with a 1x1024 float32 array. A
+server prints ``READY`` once it listens; a client prints one JSON line: answers,
+seconds, and latency percentiles.
 Every message is the same hello: ``{"name": "world"}`` in, ``"Hello world"`` out.
 """
 
@@ -254,6 +258,61 @@ async def _mvi_client(address: str, callers: int, seconds: float) -> None:
         await _drive(lambda: client.request("/hello", HELLO), callers, seconds)
 
 
+# -- an mvi service's entrypoints over the RPC (benchmarks.apps.mvi_app) ----------------
+def _service_server(address: str) -> None:
+    import socket
+    import tempfile
+    import threading
+
+    kind, _, where = address.partition(":")
+    workdir = tempfile.mkdtemp(prefix="mvi-bench-service-")
+    os.environ.update(
+        {
+            "MVI_PORT": "0",
+            "MVI_LOG_LEVEL": "warning",
+            "MVI_SERVICE_NAME": "bench",
+            "MVI_SERVICE_DB_URL": f"sqlite:///{workdir}/monitoring.db",
+        }
+    )
+    from benchmarks.apps.mvi_app import service
+
+    def announce() -> None:
+        family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
+        target: Any = where if kind == "unix" else ("127.0.0.1", int(where))
+        while True:
+            with socket.socket(family) as probe:
+                try:
+                    probe.connect(target)
+                except OSError:
+                    time.sleep(0.05)
+                    continue
+            _ready()
+            return
+
+    threading.Thread(target=announce, daemon=True).start()
+    if kind == "unix":
+        service.run(rpc_path=where)
+    else:
+        service.run(rpc_port=int(where))
+
+
+async def _service_client(address: str, callers: int, seconds: float, vector: bool) -> None:
+    from mvi.transport.rpc import AsyncSocketClient
+
+    kind, _, where = address.partition(":")
+    options: dict[str, Any] = {"path": where} if kind == "unix" else {"port": int(where)}
+    if vector:
+        from benchmarks.apps.models import vector as make_vector
+
+        route, data = "matvec1024", {"vector": make_vector(1024)}
+    else:
+        route, data = "hello_async", HELLO
+    async with AsyncSocketClient(**options, connection_timeout=10) as client:
+        first = await client.request(route, data)
+        assert first.shape == (1, 1024) if vector else first == "Hello world", first
+        await _drive(lambda: client.request(route, data), callers, seconds)
+
+
 # -- named pipes ------------------------------------------------------------------------
 def _fifo_paths(path: str) -> tuple[str, str]:
     for name in (f"{path}.1", f"{path}.2"):
@@ -337,7 +396,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.apps.rpc_peers")
     parser.add_argument("role", choices=["server", "client"])
     parser.add_argument(
-        "kind", choices=["raw", "zmq", "mvi", "mvi-sync", "mvi-inline", "pipe-raw", "pipe"]
+        "kind",
+        choices=[
+            "raw",
+            "zmq",
+            "mvi",
+            "mvi-sync",
+            "mvi-inline",
+            "pipe-raw",
+            "pipe",
+            "service",
+            "service-vec",
+        ],
     )
     parser.add_argument("address")
     parser.add_argument("--callers", type=int, default=32)
@@ -349,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
             uvloop.run(_listen(address, _RawServer))
         elif kind == "zmq":
             _zmq_server(address)
+        elif kind.startswith("service"):
+            _service_server(address)
         elif kind.startswith("mvi"):
             uvloop.run(_mvi_server(address, kind))
         elif kind == "pipe-raw":
@@ -360,6 +432,8 @@ def main(argv: list[str] | None = None) -> None:
         uvloop.run(_raw_client(address, args.callers, args.seconds))
     elif kind == "zmq":
         uvloop.run(_zmq_client(address, args.callers, args.seconds))
+    elif kind.startswith("service"):
+        uvloop.run(_service_client(address, args.callers, args.seconds, kind == "service-vec"))
     elif kind.startswith("mvi"):
         uvloop.run(_mvi_client(address, args.callers, args.seconds))
     elif kind == "pipe-raw":

@@ -45,6 +45,25 @@ def _target(func: Callable[..., Any]) -> Callable[..., Any]:
     return bound
 
 
+_STREAM_ORIGINS = (
+    collections.abc.Iterator,
+    collections.abc.Iterable,
+    collections.abc.Generator,
+    collections.abc.AsyncIterator,
+    collections.abc.AsyncIterable,
+    collections.abc.AsyncGenerator,
+)
+
+
+def _stream_item_type(annotation: Any) -> Any:
+    """``X`` of a generator's ``Iterator[X]`` (``AsyncIterator[X]``, ``Generator[X, ...]``
+    ...) return hint: the type of each streamed item (``Any`` if not said)."""
+    if typing.get_origin(annotation) in _STREAM_ORIGINS:
+        args = typing.get_args(annotation)
+        return args[0] if args else Any
+    return Any
+
+
 def _check_schema(fname: str, pname: str, annotation: Any) -> None:
     try:
         TypeAdapter(annotation).json_schema()
@@ -191,6 +210,9 @@ class Entrypoint:
     options: dict[str, Any] = field(default_factory=dict)
     serving: ServingOptions = field(default_factory=ServingOptions)
     is_async: bool = field(init=False)
+    is_stream: bool = field(init=False)
+    """A generator or async generator function: its answer is a stream of items."""
+    is_async_stream: bool = field(init=False)
     is_class: bool = field(init=False)
     request_model: type[BaseModel] = field(init=False)
     response_annotation: Any = field(init=False)
@@ -215,6 +237,10 @@ class Entrypoint:
         if self.is_class:
             self._check_class()
         self.is_async = inspect.iscoroutinefunction(target)
+        self.is_async_stream = inspect.isasyncgenfunction(target)
+        self.is_stream = self.is_async_stream or inspect.isgeneratorfunction(target)
+        if self.is_stream:
+            self._check_stream()
         if self.serving.schema is not None:
             self.check_schema = protobuf_validator(self.serving.schema)
         if self.serving.workers:
@@ -267,6 +293,8 @@ class Entrypoint:
             self.response_annotation = self.options["response_model"]
         else:
             returned = hints.get("return", Any)
+            if self.is_stream:
+                returned = _stream_item_type(returned)
             if batched and returned not in (None, type(None)):
                 returned = _item_type(self.name, "the return type", returned)
             self.response_annotation = returned
@@ -290,6 +318,23 @@ class Entrypoint:
                 f"Entrypoint {self.name!r}: the class is built with no arguments (its __init__ "
                 "loads the model); give every __init__ parameter a default"
             ) from None
+
+    def _check_stream(self) -> None:
+        options = self.serving
+        refused = [
+            name
+            for name, used in (
+                ("batch_size", options.batched),
+                ("workers", options.workers > 0),
+                ("cache", options.cached),
+            )
+            if used
+        ]
+        if refused:
+            raise EntrypointDefinitionError(
+                f"Entrypoint {self.name!r} is a generator (it streams its items); "
+                f"{', '.join(refused)} cannot apply to a stream: drop it, or return a value"
+            )
 
     def _check_importable(self) -> None:
         func = self.func

@@ -311,12 +311,16 @@ def build_fastapi(service: Service) -> FastAPI:
         # entrypoints first: class instances, worker processes, caches (startup fails if not)
         for endpoint in list(service.endpoints.values()):
             await endpoint.start()
+        if service.rpc is not None:  # the socket RPC beside HTTP (mvi.serving.rpc)
+            await service.rpc.start()
         tasks = [asyncio.create_task(job.run_forever()) for job in jobs]
         service.state = "ready"
         try:
             yield
         finally:
             service.state = "draining"
+            if service.rpc is not None:
+                await service.rpc.stop()
             for endpoint in list(service.endpoints.values()):
                 await endpoint.stop()
             for task in tasks:

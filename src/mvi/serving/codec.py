@@ -131,6 +131,14 @@ class EntrypointCodec:
                 values = unpack(raw)
         except BadTensor as exc:
             raise CallFailed(400, f"Bad {kind} body: {exc}") from None
+        return self.validate(values)
+
+    def validate(self, values: Any) -> BaseModel:
+        """The validated request from already decoded ``values`` (a mapping of keyword
+        arguments, as msgpack or the socket RPC carry them; ``None`` is no arguments);
+        422 if they do not fit."""
+        if values is None:
+            values = {}
         try:
             return self.entrypoint.request_model.model_validate(values)
         except ValidationError as exc:
@@ -155,6 +163,17 @@ class EntrypointCodec:
             if adapter is not None:
                 result = adapter.dump_python(adapter.validate_python(result), context=KEEP_ARRAYS)
             return encode_npy(result) if answer == NPY_TYPE else pack(result)
+        except Exception:
+            raise internal_error(self.name, "returned a value that does not fit its type") from None
+
+    def to_python(self, result: Any) -> Any:
+        """A result (or a streamed item) as plain values checked against its type, arrays
+        kept as arrays: what a binary transport sends (500 if it does not fit)."""
+        adapter = self.entrypoint.response_adapter
+        if adapter is None:
+            return result
+        try:
+            return adapter.dump_python(adapter.validate_python(result), context=KEEP_ARRAYS)
         except Exception:
             raise internal_error(self.name, "returned a value that does not fit its type") from None
 

@@ -57,6 +57,7 @@ from mvi.serving.http import (
     request_headers,
     send_response,
 )
+from mvi.serving.tensor import pack, unpack
 
 if TYPE_CHECKING:
     from mvi.sdk.entrypoint import Entrypoint
@@ -261,13 +262,75 @@ class EntrypointEndpoint:
         in_flight = self._in_flight
         in_flight.inc()
         try:
-            status, body, content_type, headers = await self.answer(scope, receive)
-            await send_response(send, status, body, content_type, headers)
+            if self.entrypoint.is_stream:
+                from mvi.serving.streaming import serve_stream
+
+                status = await serve_stream(self, scope, receive, send)
+            else:
+                status, body, content_type, headers = await self.answer(scope, receive)
+                await send_response(send, status, body, content_type, headers)
         except ClientDisconnected:
             status = 499  # nginx's "client closed request": nobody is left to answer
         finally:
             in_flight.dec()
         self._observe(status, time.perf_counter() - started)
+
+    async def call(self, data: Any) -> Any:
+        """One call with ``data``, the keyword arguments as plain values (a mapping, as
+        msgpack or the socket RPC carry it; ``None`` for none): validated by the same
+        request model, through the same cache, admission, batching, worker processes and
+        deadline as over HTTP. The result comes back as plain values (arrays kept); every
+        refusal is a :class:`~mvi._exceptions.CallFailed` with the status HTTP would answer.
+        """
+        started = time.perf_counter()
+        if self.service.metrics.registry is not self._registry:
+            self._bind_metrics()
+        self._in_flight.inc()
+        status = self.status_code
+        try:
+            if self._loop is not asyncio.get_running_loop():
+                await self.start()
+            codec = self.codec
+            request = codec.validate(data)
+            key = None
+            if self.cache is not None:
+                key = self._key(request, "rpc")
+                hit = await self.cache.get(key)
+                if hit is not None:
+                    self._cache_hits.inc()
+                    return unpack(hit)
+                self._cache_misses.inc()
+            result = await self._run(request, None)
+            value = codec.to_python(result)
+            if key is not None and self.cache is not None:
+                try:
+                    packed = pack(value)
+                except Exception:  # not msgpack-able: the transport will say so
+                    packed = None
+                if packed is not None:
+                    await self.cache.set(key, packed)
+            if self.entrypoint.monitor:
+                await self.monitor(request, encode_json(codec.to_json(result)))
+            return value
+        except CallFailed as failed:
+            status = failed.status
+            raise
+        finally:
+            self._in_flight.dec()
+            self._observe(status, time.perf_counter() - started)
+
+    async def monitor(self, request: BaseModel, response: bytes) -> None:
+        """Queue one call's arguments and answer (JSON texts) for the monitoring store and,
+        when the store is durable, return once they are committed."""
+        store = self.service.monitoring
+        try:
+            arguments = type(request).__pydantic_serializer__.to_json(request)
+            sequence = store.put_call(self._monitored, arguments, response)
+        except Exception:  # monitoring never fails a call that succeeded
+            logger.exception("Monitoring the call of %r failed", self.name)
+            return
+        if store.durable:  # answer once the records are committed
+            await store.committed(sequence)
 
     async def answer(
         self, scope: Scope, receive: Receive
@@ -300,14 +363,10 @@ class EntrypointEndpoint:
             if entrypoint.monitor:  # the JSON texts as they are: nothing parsed or encoded again
                 try:
                     response = body if answer == JSON_TYPE else encode_json(codec.to_json(result))
-                    arguments = type(request).__pydantic_serializer__.to_json(request)
-                    store = self.service.monitoring
-                    sequence = store.put_call(self._monitored, arguments, response)
                 except Exception:  # monitoring never fails a call that succeeded
                     logger.exception("Monitoring the call of %r failed", entrypoint.name)
                 else:
-                    if store.durable:  # answer once the records are committed
-                        await store.committed(sequence)
+                    await self.monitor(request, response)
             return self.status_code, body, answer.encode() if answer != JSON_TYPE else JSON, []
         except CallFailed as failed:
             extra = {"error_id": failed.error_id} if failed.error_id else {}
@@ -321,7 +380,9 @@ class EntrypointEndpoint:
         return f"{cache_key(self.name, arguments)}:{answer.rsplit('/', 1)[-1]}"
 
     # -- running the call ------------------------------------------------------------------------
-    async def _run(self, request: BaseModel, receive: Receive) -> Any:
+    def admit(self) -> None:
+        """Take a place in the entrypoint's line (give it back with
+        ``admission.abandon()``), or raise :class:`Overloaded` (503) when it is full."""
         admission = self.admission
         if not admission.admit():
             self._rejected.inc()
@@ -329,6 +390,10 @@ class EntrypointEndpoint:
                 f"Entrypoint {self.name!r} has {admission.max_queue} calls waiting; retry later",
                 admission.retry_after(),
             )
+
+    async def _run(self, request: BaseModel, receive: Receive | None) -> Any:
+        admission = self.admission
+        self.admit()
         if self.queued:
             return await self._run_queued(request, receive)
         kwargs = self.entrypoint.arguments(request)
@@ -358,7 +423,7 @@ class EntrypointEndpoint:
         finally:
             admission.abandon()
 
-    async def _run_queued(self, request: BaseModel, receive: Receive) -> Any:
+    async def _run_queued(self, request: BaseModel, receive: Receive | None) -> Any:
         arguments = (
             request.model_dump(context=KEEP_ARRAYS)
             if self.pool is not None

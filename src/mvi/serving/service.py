@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mvi.sdk.parameters import Parameter
     from mvi.serving.endpoint import EntrypointEndpoint
     from mvi.serving.metrics import ServiceMetrics
+    from mvi.serving.rpc.listener import ServiceRpc
 
 __all__ = ["Service", "current_service", "default_service"]
 
@@ -70,6 +71,8 @@ class Service(ServiceDefinition):
         self._app: FastAPI | None = None
         self._metrics: ServiceMetrics | None = None
         self._monitoring: MonitoringStore | None = None
+        self.rpc: ServiceRpc | None = None
+        """The socket RPC side while ``run()`` serves it (see :mod:`mvi.serving.rpc`)."""
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -132,12 +135,21 @@ class Service(ServiceDefinition):
             self.monitoring.put(variables)
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self, workers: int | None = None) -> None:
+    def run(
+        self,
+        workers: int | None = None,
+        *,
+        rpc_port: int | None = None,
+        rpc_path: str | None = None,
+    ) -> None:
         """Serve on ``MVI_HOST``:``MVI_PORT`` until SIGTERM or SIGINT, then stop gracefully:
         stop accepting, finish in-flight requests, flush monitoring writes, return.
 
         ``workers`` HTTP processes share the port (default ``MVI_WORKERS``, 1): parameter
         updates reach all of them, periodic jobs run in one, ``/~metrics`` counts them all.
+        ``rpc_port`` (``MVI_RPC_PORT``, on ``MVI_HOST``) or ``rpc_path`` (``MVI_RPC_PATH``, a
+        unix socket) also serves every entrypoint over the socket RPC
+        (:mod:`mvi.serving.rpc`), in every HTTP process.
         """
         from mvi.serving.pool.worker import in_worker
 
@@ -151,16 +163,31 @@ class Service(ServiceDefinition):
         from mvi.serving.server import GracefulServer, configure_logging, uvicorn_config
 
         configure_logging(settings.log_level, with_pid=count > 1)
-        if count == 1:
-            GracefulServer(uvicorn_config(self, settings), self.drain).run()
-            return
-        from mvi.serving.processes.supervisor import ProcessSupervisor
+        port = settings.rpc_port if rpc_port is None and rpc_path is None else rpc_port
+        path = settings.rpc_path if rpc_port is None and rpc_path is None else rpc_path
+        if port is not None or path is not None:
+            from mvi.serving.rpc.listener import ServiceRpc
 
-        ProcessSupervisor(self, count).run()
+            self.rpc = ServiceRpc(self, host=settings.host, port=port, path=path)
+            self.rpc.bind()
+        try:
+            if count == 1:
+                GracefulServer(uvicorn_config(self, settings), self.drain).run()
+                return
+            from mvi.serving.processes.supervisor import ProcessSupervisor
+
+            ProcessSupervisor(self, count).run()
+        finally:
+            rpc, self.rpc = self.rpc, None
+            if rpc is not None:
+                rpc.close()
 
     def drain(self) -> None:
-        """Answer ``/~ready`` with 503 from now on: the service is stopping."""
+        """Answer ``/~ready`` with 503 from now on, and take no more RPC requests: the
+        service is stopping."""
         self.state = "draining"
+        if self.rpc is not None:
+            self.rpc.shutdown()
 
     def activate(self) -> None:
         """Make this the service that module-level APIs (``notify``) report to."""

@@ -192,6 +192,18 @@ class ServiceSettings(Group):
     )
 
     # -- socket RPC and named pipes (mvi.transport) -------------------------------------
+    rpc_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="service.run() also serves every entrypoint over the socket RPC on "
+        "MVI_HOST:this port (0: any free port; unset: no RPC over TCP).",
+    )
+    rpc_path: str | None = Field(
+        None,
+        description="service.run() also serves every entrypoint over the socket RPC on "
+        "this unix socket path (unset: no RPC over a unix socket).",
+    )
     rpc_max_frame_bytes: int | None = Field(
         None,
         ge=64,

@@ -13,7 +13,7 @@ from benchmarks.rpc_report import (
     per_core,
     table_rows,
 )
-from benchmarks.transport import CASES, TARGETS
+from benchmarks.transport import CASES, HTTP_NPY, TARGETS
 
 
 def figure(rate: float, p50_us: float = 100.0, errors: int = 0) -> Figure:
@@ -70,7 +70,7 @@ def test_lines_that_were_not_measured_are_left_out() -> None:
 
 
 def test_every_target_names_measured_cases() -> None:
-    keys = {case.key for case in CASES} | {"fastapi.hello"}
+    keys = {case.key for case in CASES} | {"fastapi.hello", HTTP_NPY}
     for target in TARGETS:
         assert target.key in keys and target.reference in keys
     assert all(case.floor is None or case.floor in keys for case in CASES)

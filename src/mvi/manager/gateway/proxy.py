@@ -27,6 +27,7 @@ each tried once. Shadows get their copies through the same balancer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -115,6 +116,21 @@ async def _read_body(receive: Receive, limit: int) -> bytes | AsyncIterator[byte
             return parts[0] if len(parts) == 1 else b"".join(parts)
         if size > limit:
             return _rest_of_body(receive, parts)
+
+
+async def _watch_disconnect(
+    receive: Receive, task: asyncio.Task[object], gone: asyncio.Event
+) -> None:
+    """Cancel ``task`` (an answer being streamed) when its client disconnects."""
+    while True:
+        try:
+            message = await receive()
+        except Exception:  # a server that refuses another receive: stop watching
+            return
+        if message["type"] == "http.disconnect":
+            gone.set()
+            task.cancel()
+            return
 
 
 async def _error(send: Send, status: int, detail: str) -> None:
@@ -258,7 +274,8 @@ class Gateway:
                     self.mirror.submit(shadow, method, tail_target, headers, body, exchange)
         if isinstance(body, bytes):
             length = len(body)
-        await self._forward(scope, send, resolution, method, headers, body, length, exchange)
+        watch = None if isinstance(body, AsyncIterator) else receive  # free once read
+        await self._forward(scope, send, resolution, method, headers, body, length, exchange, watch)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Relay a WebSocket to the version the path names (one replica, fewest in use);
@@ -298,6 +315,7 @@ class Gateway:
         body: bytes | AsyncIterator[bytes] | None,
         length: int | None,
         exchange: Exchange | None,
+        receive: Receive | None = None,
     ) -> None:
         route = resolution.route
         key = route.key
@@ -339,7 +357,9 @@ class Gateway:
                 except UpstreamError as exc:
                     await self._failed(send, resolution, exc)
                     return
-            kept = await self._answer(send, response, resolution, keep=exchange is not None)
+            kept = await self._answer(
+                send, response, resolution, keep=exchange is not None, receive=receive
+            )
         except ClientDisconnected:
             return
         finally:
@@ -349,12 +369,21 @@ class Gateway:
                 exchange.main_answered(kept)
 
     async def _answer(
-        self, send: Send, response: UpstreamResponse, resolution: Resolution, *, keep: bool
+        self,
+        send: Send,
+        response: UpstreamResponse,
+        resolution: Resolution,
+        *,
+        keep: bool,
+        receive: Receive | None = None,
     ) -> Answer | None:
         """Pass ``response`` on to the client; the answer kept for comparison, if asked.
 
         An answer of known small size is sent whole (usually it came with its head);
-        anything else is streamed as it arrives.
+        anything else is streamed as it arrives, each chunk passed on at once (a
+        streaming entrypoint's items are not held back). With ``receive`` (the request's
+        body is read), a client that disconnects mid-stream ends it: the connection to the
+        service is closed, so the service stops its generator too.
         """
         headers, length, plain = response_headers(response.headers)
         route = resolution.route
@@ -384,14 +413,30 @@ class Gateway:
             )
             copy: list[bytes] | None = [] if keep and plain else None
             size = 0
-            async for chunk in response.chunks():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if copy is not None:
-                    size += len(chunk)
-                    if size > self.mirror_max_bytes:
-                        copy = None
-                    else:
-                        copy.append(chunk)
+            task = asyncio.current_task()
+            gone = asyncio.Event()
+            watcher = (
+                asyncio.create_task(_watch_disconnect(receive, task, gone))
+                if receive is not None and task is not None
+                else None
+            )
+            try:
+                async for chunk in response.chunks():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if copy is not None:
+                        size += len(chunk)
+                        if size > self.mirror_max_bytes:
+                            copy = None
+                        else:
+                            copy.append(chunk)
+            except asyncio.CancelledError:
+                if not gone.is_set() or task is None:
+                    raise
+                task.uncancel()
+                raise ClientDisconnected from None
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
             await send({"type": "http.response.body", "body": b""})
             finished = True
             return Answer(response.status, b"".join(copy)) if copy is not None else None

@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mvi._exceptions import ChannelClosed
@@ -38,9 +39,10 @@ READY = "ready"
 class HttpProcessServer(GracefulServer):
     """The server of one forked HTTP process: it tells the supervisor when it is ready."""
 
-    def __init__(self, config: uvicorn.Config, service: Service, channel: Channel) -> None:
-        super().__init__(config, service.drain)
-        self.service = service
+    def __init__(
+        self, config: uvicorn.Config, channel: Channel, on_exit: Callable[[], None] | None = None
+    ) -> None:
+        super().__init__(config, on_exit)
         self.channel = channel
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -55,7 +57,8 @@ class HttpProcessServer(GracefulServer):
         """Stop serving: the supervisor is gone (called from the replica's thread)."""
         if not self.should_exit:
             logger.error("The supervisor is gone; this HTTP process stops")
-            self.service.drain()
+            if self.on_exit is not None:
+                self.on_exit()
             self.should_exit = True
 
 
@@ -81,7 +84,7 @@ def serve_http_process(
     exit status. ``pending`` holds a SIGTERM/SIGINT that arrived before the server could
     hear it."""
     service.metrics.use_multiprocess(metrics_dir)
-    server = HttpProcessServer(uvicorn_config(service, service.settings), service, channel)
+    server = HttpProcessServer(uvicorn_config(service, service.settings), channel, service.drain)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, server.handle_exit)
     if pending:  # a signal that came before the server could hear it

@@ -59,9 +59,11 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.multiprocess import mark_process_dead
 
 from mvi._exceptions import ChannelClosed, ConfigurationError, MalformedMessage, ServingError
+from mvi.sdk.parameters import ParameterSet
 from mvi.serving.metrics import MULTIPROCESS_DIR_VARIABLE
 from mvi.serving.processes.http_process import READY, flush_output, serve_http_process
 from mvi.serving.processes.replication import PARAMETER, ParameterHub
+from mvi.settings import get_settings
 from mvi.transport.channel import Channel
 
 if TYPE_CHECKING:
@@ -154,16 +156,23 @@ class ProcessSupervisor:
     """Starts ``workers`` HTTP processes for ``service``, keeps them running, stops them."""
 
     def __init__(
-        self, service: Service, workers: int, policy: ProcessRestartPolicy | None = None
+        self,
+        service: Service | None,
+        workers: int,
+        policy: ProcessRestartPolicy | None = None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
     ) -> None:
         if workers < 2:
             raise ConfigurationError(f"A supervisor runs 2 or more HTTP processes; got {workers}")
-        self.service = service
-        self.settings = service.settings
+        self.service = service  # None: a subclass serves another app (serve_process)
+        self.settings = service.settings if service is not None else get_settings()
         self.policy = policy or ProcessRestartPolicy()
         self.slots = [Slot(i) for i in range(workers)]
-        self.hub = ParameterHub(service.parameters)
-        self.port = self.settings.port
+        self.hub = ParameterHub(service.parameters if service is not None else ParameterSet())
+        self.host = self.settings.host if host is None else host
+        self.port = self.settings.port if port is None else port
         self.metrics_dir = ""
         self._socket: socket.socket | None = None
         self._selector: selectors.BaseSelector | None = None
@@ -197,7 +206,7 @@ class ProcessSupervisor:
             try:
                 logger.info(
                     "Serving on http://%s:%d with %d HTTP processes (supervisor pid %d)",
-                    self.settings.host,
+                    self.host,
                     self.port,
                     len(self.slots),
                     os.getpid(),
@@ -216,13 +225,14 @@ class ProcessSupervisor:
                     os.environ[MULTIPROCESS_DIR_VARIABLE] = previous_dir
         finally:
             self._socket.close()
-        self.service.state = "stopped"
+        if self.service is not None:
+            self.service.state = "stopped"
         if self._failure is not None:
             raise ServingError(self._failure)
         logger.info("All HTTP processes stopped")
 
     def _reserve_port(self) -> socket.socket:
-        host, port = self.settings.host, self.settings.port
+        host, port = self.host, self.port
         try:
             sock = _bind(host, port, reuse_port=_REUSE_PORT)
             if not _REUSE_PORT:
@@ -301,14 +311,7 @@ class ProcessSupervisor:
             try:
                 parent_end.close()
                 pending = self._forget_supervisor()
-                code = serve_http_process(
-                    self.service,
-                    slot.index,
-                    child_end,
-                    self._listener(),
-                    self.metrics_dir,
-                    pending,
-                )
+                code = self.serve_process(slot.index, child_end, self._listener(), pending)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
@@ -323,6 +326,14 @@ class ProcessSupervisor:
         assert self._selector is not None
         self._selector.register(parent_end, selectors.EVENT_READ, slot)
         logger.info("Started HTTP process %d (pid %d)", slot.index, pid)
+
+    def serve_process(
+        self, index: int, channel: Channel, sock: socket.socket, pending: list[int]
+    ) -> int:
+        """The life of the HTTP process in slot ``index`` (in the forked child); its exit
+        status. The service's by default (a subclass serves another ASGI app)."""
+        assert self.service is not None
+        return serve_http_process(self.service, index, channel, sock, self.metrics_dir, pending)
 
     def _forget_supervisor(self) -> list[int]:
         """In a freshly forked process: drop the supervisor's signals, sockets and channels.
@@ -347,7 +358,7 @@ class ProcessSupervisor:
         if not _REUSE_PORT:
             return self._socket
         self._socket.close()
-        return _bind(self.settings.host, self.port, reuse_port=True)
+        return _bind(self.host, self.port, reuse_port=True)
 
     def _read(self, slot: Slot) -> None:
         channel = slot.channel
@@ -443,7 +454,8 @@ class ProcessSupervisor:
         if not self._stopping:
             self._stopping = True
             self._kill_at = time.monotonic() + self.settings.graceful_timeout + _KILL_MARGIN
-            self.service.state = "draining"
+            if self.service is not None:
+                self.service.state = "draining"
             logger.info("Stopping (%s): draining %d HTTP processes", reason, len(self.slots))
         for slot in self.slots:
             slot.restart_at = None

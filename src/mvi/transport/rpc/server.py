@@ -43,8 +43,10 @@ class SocketServer:
     ``MVI_RPC_WRITE_BUFFER_BYTES`` and ``MVI_GRACEFUL_TIMEOUT``; ``threads`` is the size of
     the thread pool of ``def`` routes. ``handle_signals=False`` leaves SIGTERM/SIGINT to
     the program (which then calls :meth:`shutdown`), e.g. when the server shares its
-    process and event loop with uvicorn. :attr:`ready` is set while the server listens;
-    :attr:`port` is the bound port (useful with ``port=0``).
+    process and event loop with uvicorn. ``sock`` is a listening socket to serve instead
+    of ``path`` or ``host``/``port`` (one bound before forking, shared by processes); the
+    program that made it closes it (and removes its path). :attr:`ready` is set while the
+    server listens; :attr:`port` is the bound port (useful with ``port=0``).
     """
 
     def __init__(
@@ -61,10 +63,13 @@ class SocketServer:
         graceful_timeout: float | None = None,
         threads: int | None = None,
         handle_signals: bool = True,
+        sock: socket.socket | None = None,
     ) -> None:
         if path is not None and (host is not None or port is not None):
             raise ConfigurationError("give a unix socket path, or a host and port, not both")
-        if path is None and port is None:
+        if sock is not None and (path is not None or port is not None):
+            raise ConfigurationError("give a listening socket, or where to listen, not both")
+        if path is None and port is None and sock is None:
             raise ConfigurationError("give path= (a unix socket) or port= (TCP)")
         if shutdown_path is not None and shutdown_path in app.routes:
             raise ConfigurationError(
@@ -85,6 +90,11 @@ class SocketServer:
         )
         self.threads = threads
         self.handle_signals = handle_signals
+        self.sock = sock
+        if sock is not None and sock.family == socket.AF_UNIX:
+            self.path = str(sock.getsockname())
+        elif sock is not None:
+            self.host, self.port = sock.getsockname()[:2]
         self.ready = threading.Event()
         self.connections: set[ServerConnection] = set()
         self.inflight = 0
@@ -165,8 +175,12 @@ class SocketServer:
             return ServerConnection(self)
 
         try:
+            if self.sock is not None:  # bound by the program (before forking, say): it owns it
+                if self.sock.family == socket.AF_UNIX:
+                    return await self.loop.create_unix_server(factory, sock=self.sock)
+                return await self.loop.create_server(factory, sock=self.sock)
             if self.path is not None:
-                self._prepare_path(self.path)
+                self.prepare_path(self.path)
                 listener = await self.loop.create_unix_server(factory, self.path)
                 self._inode = os.stat(self.path).st_ino
             else:
@@ -180,7 +194,9 @@ class SocketServer:
         return listener
 
     @staticmethod
-    def _prepare_path(path: str) -> None:
+    def prepare_path(path: str) -> None:
+        """Make a unix socket's path ready to bind: its folder made, a stale socket (no
+        server behind it) removed; :class:`ServingError` if something else is there."""
         try:
             mode = os.stat(path).st_mode
         except FileNotFoundError:
