@@ -59,6 +59,14 @@ class LaunchSpec:
     """CPUs each replica reserves on a cluster."""
     memory_mb: int = 0
     """Memory (MiB) each replica reserves on a cluster (0: none)."""
+    arguments: list[str] | None = None
+    """What follows ``python`` on the command line (``None``: the ``app_file``); a link
+    service runs as ``python -m mvi.links -s FILE ...``."""
+
+    @property
+    def command(self) -> list[str]:
+        """The process's command line."""
+        return [str(self.python), *(self.arguments or [self.app_file])]
 
     @property
     def key(self) -> str:
@@ -326,7 +334,7 @@ class Supervisor:
             spec.env["MVI_PORT"] = str(spec.port)
             logs.append_event(spec.log_path, f"port {old} is taken; using port {spec.port}")
         unit.process = ProcessHandle.spawn(
-            [str(spec.python), spec.app_file],
+            spec.command,
             cwd=spec.workdir,
             env=spec.env,
             log_path=spec.log_path,
