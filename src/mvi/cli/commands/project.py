@@ -66,7 +66,9 @@ def run(
 ) -> None:
     """Serve a service project locally, the way a manager would run it.
 
-    Runs APP_FILE (default service.py) with this Python, in PATH.
+    Runs APP_FILE (default service.py) with this Python, in PATH; a link service
+    (MVI_SERVICE_KIND=link, or detected) as `python -m mvi.links -s APP_FILE ...` with its
+    addresses and config files, answering /~health, /~ready and /~metrics on the port.
 
     The variables of PATH/.s2i/environment are added to the environment; options override them.
 
@@ -74,16 +76,21 @@ def run(
     """
     try:
         project = ServiceProject.load(path)
-        app_path = project.app_path
+        argv = [sys.executable, str(project.app_path)]
+        link = project.kind == "link"
+        if link:
+            argv = [sys.executable, *project.link_launch().arguments()]
     except ProjectError as exc:
         fail(str(exc))
     env = {
         **os.environ,
         **project.environment,
         **ServiceSettings.environ(host=host, port=port, workers=workers),
+        **(ServiceSettings.environ(link_http=True) if link else {}),
     }
-    err_console.print(f"Running {project.app_file} in {project.path}", style="dim", markup=False)
-    _replace_process(project.path, [sys.executable, str(app_path)], env)
+    what = f"the link service {project.app_file}" if link else project.app_file
+    err_console.print(f"Running {what} in {project.path}", style="dim", markup=False)
+    _replace_process(project.path, argv, env)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
