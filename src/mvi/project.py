@@ -17,6 +17,7 @@ and appear once.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -32,11 +33,19 @@ __all__ = [
     "APP_VARIABLES",
     "DEFAULT_APP_FILE",
     "ENVIRONMENT_FILE",
+    "LINK_ADDRESSES_VARIABLE",
+    "LINK_CONFIG_VARIABLE",
+    "LINK_MAIN_VARIABLE",
+    "SERVICE_KIND_VARIABLE",
     "WEB_APP_RUNNER",
     "AppEntry",
     "AppKind",
+    "LinkLaunch",
+    "ServiceKind",
     "ServiceProject",
     "check_project_name",
+    "detect_kind",
+    "kind_of",
     "parse_environment",
 ]
 
@@ -57,6 +66,18 @@ WEB_APP_RUNNER = "mvi.serving.webapp"
 
 AppKind = Literal["file", "script", "module"]
 """How an app starts: a Python file, a shell script, or an ASGI/WSGI application."""
+
+SERVICE_KIND_VARIABLE = "MVI_SERVICE_KIND"
+"""What the ``APP_FILE`` is: ``http`` (an mvi ``Service``) or ``link`` (a link service file)."""
+LINK_ADDRESSES_VARIABLE = "MVI_LINK_ADDRESSES"
+"""A link service's addresses file, relative to the project (default ``addresses.json``)."""
+LINK_CONFIG_VARIABLE = "MVI_LINK_CONFIG"
+"""A link service's config file, relative to the project (default ``config.json``)."""
+LINK_MAIN_VARIABLE = "MVI_LINK_MAIN"
+"""``true``: run a link service in main mode (``-m``)."""
+
+ServiceKind = Literal["http", "link"]
+"""The kinds of service a project can hold."""
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
@@ -137,6 +158,10 @@ class AppEntry:
         return [python, self.target]
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
 def parse_environment(text: str, source: str = ENVIRONMENT_FILE) -> dict[str, str]:
     """The variables of an environment file's ``text``, in file order.
 
@@ -166,6 +191,105 @@ def parse_environment(text: str, source: str = ENVIRONMENT_FILE) -> dict[str, st
             raise ProjectError(f"{source}:{number}: the value of {key} contains a NUL byte")
         variables[key] = value.strip()
     return variables
+
+
+def detect_kind(source: str) -> ServiceKind:
+    """``link`` when ``source`` (a service file's text) assigns ``connection_models`` at
+    module level, as seed 004's service files do; ``http`` otherwise (also for a file that
+    does not parse: starting it reports that)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return "http"
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == "connection_models" for t in targets):
+            return "link"
+    return "http"
+
+
+def kind_of(environment: dict[str, str]) -> ServiceKind:
+    """The kind an environment declares (``MVI_SERVICE_KIND``; ``http`` when unset).
+
+    Raises :class:`~mvi._exceptions.ProjectError` for another value.
+    """
+    value = environment.get(SERVICE_KIND_VARIABLE, "").strip().lower()
+    if value in ("", "http"):
+        return "http"
+    if value == "link":
+        return "link"
+    raise ProjectError(
+        f"{SERVICE_KIND_VARIABLE}={environment[SERVICE_KIND_VARIABLE]} in {ENVIRONMENT_FILE} "
+        "is not a kind of service; write http (an mvi Service) or link (a link service file)"
+    )
+
+
+def _inside(name: str, variable: str) -> str:
+    if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
+        raise ProjectError(
+            f"{variable}={name} in {ENVIRONMENT_FILE} must be a path inside the project"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class LinkLaunch:
+    """How the manager starts a link service: ``python -m mvi.links`` with its files."""
+
+    app_file: str
+    """The service file, relative to the project."""
+    addresses: str | None = None
+    """The addresses file (``-a``), relative to the project."""
+    config: str | None = None
+    """The config file (``-c``), relative to the project."""
+    main: bool = False
+    """Main mode (``-m``)."""
+
+    @classmethod
+    def from_environment(cls, app_file: str, environment: dict[str, str]) -> LinkLaunch:
+        """The launch an environment (as :meth:`environment` wrote it) describes.
+
+        Raises :class:`~mvi._exceptions.ProjectError` for a file outside the project or a
+        ``MVI_LINK_MAIN`` that is not a boolean.
+        """
+        main = environment.get(LINK_MAIN_VARIABLE, "").strip().lower()
+        if main not in _TRUE | _FALSE:
+            raise ProjectError(
+                f"{LINK_MAIN_VARIABLE}={environment[LINK_MAIN_VARIABLE]} in "
+                f"{ENVIRONMENT_FILE} is not a boolean; write true or false"
+            )
+        addresses = environment.get(LINK_ADDRESSES_VARIABLE) or None
+        config = environment.get(LINK_CONFIG_VARIABLE) or None
+        return cls(
+            app_file=_inside(app_file, APP_FILE_VARIABLE),
+            addresses=addresses and _inside(addresses, LINK_ADDRESSES_VARIABLE),
+            config=config and _inside(config, LINK_CONFIG_VARIABLE),
+            main=main in _TRUE,
+        )
+
+    def arguments(self) -> list[str]:
+        """The arguments after ``python``: ``-m mvi.links -s FILE [-a A] [-c C] [-m]``."""
+        args = ["-m", "mvi.links", "-s", self.app_file]
+        if self.addresses:
+            args += ["-a", self.addresses]
+        if self.config:
+            args += ["-c", self.config]
+        if self.main:
+            args.append("-m")
+        return args
+
+    def environment(self) -> dict[str, str]:
+        """The variables that record this launch (the kind and the resolved files)."""
+        recorded = {SERVICE_KIND_VARIABLE: "link", LINK_MAIN_VARIABLE: str(self.main).lower()}
+        if self.addresses:
+            recorded[LINK_ADDRESSES_VARIABLE] = self.addresses
+        if self.config:
+            recorded[LINK_CONFIG_VARIABLE] = self.config
+        return recorded
 
 
 def check_project_name(name: str) -> str:
@@ -239,3 +363,52 @@ class ServiceProject:
                 f"{ENVIRONMENT_FILE} to the file that starts the service"
             )
         return app
+
+    @property
+    def kind(self) -> ServiceKind:
+        """What :attr:`app_file` is: as ``MVI_SERVICE_KIND`` says, else :func:`detect_kind`
+        of its text. Raises :class:`~mvi._exceptions.ProjectError` as :attr:`app_path`
+        does, or for an unknown kind."""
+        if self.environment.get(SERVICE_KIND_VARIABLE, "").strip():
+            return kind_of(self.environment)
+        try:
+            source = self.app_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProjectError(f"cannot read {self.app_path}: {exc}") from exc
+        return detect_kind(source)
+
+    def link_launch(self) -> LinkLaunch:
+        """How a link service project is started: its files from ``MVI_LINK_ADDRESSES``
+        and ``MVI_LINK_CONFIG``, or ``addresses.json`` and ``config.json`` when present.
+
+        Raises :class:`~mvi._exceptions.ProjectError` when a named file is missing.
+        """
+        launch = LinkLaunch.from_environment(self.app_file, self.environment)
+        files: dict[str, str | None] = {}
+        for variable, given, default in (
+            (LINK_ADDRESSES_VARIABLE, launch.addresses, "addresses.json"),
+            (LINK_CONFIG_VARIABLE, launch.config, "config.json"),
+        ):
+            if given is None:
+                files[variable] = default if (self.path / default).is_file() else None
+            elif not (self.path / given).is_file():
+                raise ProjectError(
+                    f"{self.path} has no {given}; create it or correct {variable} in "
+                    f"{ENVIRONMENT_FILE}"
+                )
+            else:
+                files[variable] = given
+        return LinkLaunch(
+            app_file=launch.app_file,
+            addresses=files[LINK_ADDRESSES_VARIABLE],
+            config=files[LINK_CONFIG_VARIABLE],
+            main=launch.main,
+        )
+
+    def deployed_environment(self) -> dict[str, str]:
+        """The environment the manager records for the version: the file's variables and,
+        for a link service, its kind and resolved launch (:meth:`LinkLaunch.environment`)."""
+        environment = dict(self.environment)
+        if self.kind == "link":
+            environment.update(self.link_launch().environment())
+        return environment

@@ -8,7 +8,14 @@ import pytest
 
 from mvi import ConfigurationError
 from mvi._exceptions import ProjectError
-from mvi.project import ServiceProject, check_project_name, parse_environment
+from mvi.project import (
+    LinkLaunch,
+    ServiceProject,
+    check_project_name,
+    detect_kind,
+    kind_of,
+    parse_environment,
+)
 
 
 @pytest.mark.parametrize(
@@ -148,3 +155,111 @@ def test_service_project_refuses_an_environment_file_that_is_not_text(tmp_path: 
     (tmp_path / ".s2i" / "environment").write_bytes(b"A=\xff\xfe\n")
     with pytest.raises(ProjectError, match="cannot read"):
         ServiceProject.load(tmp_path)
+
+
+# -- the kind of a project: an mvi Service or a link service --------------------------------
+LINK_FILE = """
+from mvi.links import get_logger
+
+connection_models = {"out": {}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        (LINK_FILE, "link"),
+        ("connection_models: dict = {}\n", "link"),
+        ("from mvi import service\n\n@service.entrypoint\ndef f() -> int:\n    return 1\n", "http"),
+        ("def f():\n    connection_models = {}\n", "http"),
+        ("connection_models ==== broken\n", "http"),
+        ("", "http"),
+    ],
+    ids=["assigned", "annotated", "service", "only-in-a-function", "syntax-error", "empty"],
+)
+def test_the_kind_is_detected_from_a_module_level_connection_models(source: str, kind: str) -> None:
+    assert detect_kind(source) == kind
+
+
+@pytest.mark.parametrize(
+    ("environment", "kind"),
+    [
+        ({}, "http"),
+        ({"MVI_SERVICE_KIND": "link"}, "link"),
+        ({"MVI_SERVICE_KIND": " HTTP "}, "http"),
+    ],
+)
+def test_a_declared_kind_is_read(environment: dict[str, str], kind: str) -> None:
+    assert kind_of(environment) == kind
+
+
+def test_an_unknown_kind_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ProjectError, match=r"MVI_SERVICE_KIND=grpc.*http.*link"):
+        kind_of({"MVI_SERVICE_KIND": "grpc"})
+
+
+def project(
+    tmp_path: Path, source: str, environment: str = "", files: tuple[str, ...] = ()
+) -> ServiceProject:
+    (tmp_path / ".s2i").mkdir()
+    (tmp_path / ".s2i" / "environment").write_text(environment)
+    (tmp_path / "service.py").write_text(source)
+    for name in files:
+        (tmp_path / name).write_text("{}")
+    return ServiceProject.load(tmp_path)
+
+
+def test_a_detected_link_project_finds_its_files_by_their_default_names(tmp_path: Path) -> None:
+    found = project(tmp_path, LINK_FILE, files=("addresses.json", "config.json"))
+    assert found.kind == "link"
+    launch = found.link_launch()
+    assert launch.arguments() == [
+        "-m", "mvi.links", "-s", "service.py", "-a", "addresses.json", "-c", "config.json",
+    ]  # fmt: skip
+    assert found.deployed_environment() == {
+        "MVI_SERVICE_KIND": "link",
+        "MVI_LINK_MAIN": "false",
+        "MVI_LINK_ADDRESSES": "addresses.json",
+        "MVI_LINK_CONFIG": "config.json",
+    }
+
+
+def test_a_declared_link_project_uses_the_files_and_mode_it_names(tmp_path: Path) -> None:
+    environment = (
+        "MVI_SERVICE_KIND=link\nMVI_LINK_MAIN=true\nMVI_LINK_ADDRESSES=wiring/a.json\n"
+        "MVI_LINK_CONFIG=c.json\n"
+    )
+    (tmp_path / "wiring").mkdir()
+    found = project(tmp_path, "x = 1\n", environment, files=("wiring/a.json", "c.json"))
+    launch = found.link_launch()
+    assert (launch.addresses, launch.config, launch.main) == ("wiring/a.json", "c.json", True)
+    assert launch.arguments()[-5:] == ["-a", "wiring/a.json", "-c", "c.json", "-m"]
+    recorded = found.deployed_environment()
+    assert LinkLaunch.from_environment("service.py", recorded) == launch
+
+
+def test_a_link_project_without_files_runs_without_them(tmp_path: Path) -> None:
+    launch = project(tmp_path, LINK_FILE).link_launch()
+    assert launch.arguments() == ["-m", "mvi.links", "-s", "service.py"]
+
+
+def test_an_http_project_records_nothing_more(tmp_path: Path) -> None:
+    found = project(tmp_path, "from mvi import service\n", "A=1\n", files=("config.json",))
+    assert (found.kind, found.deployed_environment()) == ("http", {"A": "1"})
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ("MVI_LINK_CONFIG=missing.json\n", "has no missing.json.*MVI_LINK_CONFIG"),
+        ("MVI_LINK_ADDRESSES=../outside.json\n", "MVI_LINK_ADDRESSES=../outside.json.*inside"),
+        ("MVI_LINK_ADDRESSES=/etc/passwd\n", "inside the project"),
+        ("MVI_LINK_MAIN=sometimes\n", "MVI_LINK_MAIN=sometimes.*true or false"),
+    ],
+    ids=["missing-file", "dot-dot", "absolute", "not-a-boolean"],
+)
+def test_bad_link_settings_are_refused_with_what_to_fix(
+    tmp_path: Path, environment: str, message: str
+) -> None:
+    with pytest.raises(ProjectError, match=message):
+        project(tmp_path, LINK_FILE, environment).deployed_environment()

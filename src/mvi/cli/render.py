@@ -9,7 +9,8 @@
 Each column is as wide as its longest cell, and at least its header plus two; columns are
 separated by two spaces. When a version has more than one replica, or runs on a cluster, a
 ``REPLICAS`` column says how many are ready of how many, and where (``2/3 local``,
-``3/3 1f0c2a9e,77d0b1c4,c2e9a0f3``). No I/O: the commands print what these functions return.
+``3/3 1f0c2a9e,77d0b1c4,c2e9a0f3``); when one of them is a link service, a ``KIND``
+column says ``http`` or ``link`` for each. No I/O: the commands print what these functions return.
 """
 
 from __future__ import annotations
@@ -84,10 +85,16 @@ def _has_replicas(record: Mapping[str, Any]) -> bool:
 
 def services_table(records: Sequence[Mapping[str, Any]]) -> str:
     """The ``MAIN NAME VERSION STATUS RUNNING`` table of ``records`` (and ``REPLICAS``
-    when one of them has several, or runs on a cluster)."""
+    when one of them has several, or runs on a cluster; ``KIND`` when one of them is a
+    link service)."""
     rows = service_rows(records)
-    if not any(_has_replicas(record) for record in records):
-        return format_table(SERVICE_HEADERS, rows)
-    for row, record in zip(rows, records, strict=True):
-        row.append(replicas_text(record))
-    return format_table((*SERVICE_HEADERS, "REPLICAS"), rows)
+    headers: tuple[str, ...] = SERVICE_HEADERS
+    if any(record.get("kind", "http") != "http" for record in records):
+        headers = (*headers, "KIND")
+        for row, record in zip(rows, records, strict=True):
+            row.append(str(record.get("kind", "http")))
+    if any(_has_replicas(record) for record in records):
+        headers = (*headers, "REPLICAS")
+        for row, record in zip(rows, records, strict=True):
+            row.append(replicas_text(record))
+    return format_table(headers, rows)

@@ -22,6 +22,12 @@ from mvi._exceptions import LinkError
 __all__ = ["StatusServer"]
 
 _LOG = logging.getLogger("mvi.links.status")
+_REFUSAL = json.dumps(
+    {
+        "detail": "This is a link service: over HTTP it answers GET ~health, ~ready and "
+        "~metrics only; its messages travel over its ZeroMQ connections"
+    }
+).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,7 +49,18 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/~metrics":
             self._answer(200, CONTENT_TYPE_LATEST, self.server.metrics())
         else:
-            self._answer(404, "application/json", b'{"detail":"Not Found"}')
+            self._refuse(404)
+
+    def _refuse(self, status: int) -> None:
+        self._answer(status, "application/json", _REFUSAL)
+
+    def do_POST(self) -> None:
+        """Entrypoint calls have nowhere to go: 405, saying where messages go instead (the
+        body is not read, so the connection closes after the answer)."""
+        self.close_connection = True
+        self._refuse(405)
+
+    do_PUT = do_PATCH = do_DELETE = do_POST
 
     def _answer(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)

@@ -176,6 +176,27 @@ class ServiceSettings(Group):
         description="A link service also answers /~health, /~ready and /~metrics over HTTP "
         "on MVI_HOST:MVI_PORT (under MVI_SERVICE_ROOT_PATH), as the manager expects.",
     )
+    service_kind: Literal["http", "link"] | None = Field(
+        None,
+        description="What a deployed project's APP_FILE is (.s2i/environment): 'http' (an "
+        "mvi Service) or 'link' (a link service file, run as python -m mvi.links); unset: "
+        "detected, a module-level connection_models makes it a link service.",
+    )
+    link_addresses: str | None = Field(
+        None,
+        description="A deployed link service's addresses file (JSON), relative to the "
+        "project (.s2i/environment); unset: addresses.json if the project has one.",
+    )
+    link_config: str | None = Field(
+        None,
+        description="A deployed link service's config file (JSON), relative to the "
+        "project (.s2i/environment); unset: config.json if the project has one.",
+    )
+    link_main: bool = Field(
+        False,
+        description="Run a deployed link service in main mode (-m: its main(to_send, "
+        "config)) rather than its service loop (.s2i/environment).",
+    )
 
     # -- replicas: a version served by several processes, maybe on a cluster's nodes ---
     service_replica_secret: SecretStr | None = Field(

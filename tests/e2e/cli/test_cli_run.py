@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+import zmq
 from tests.conftest import free_port
 from tests.e2e.cli.cli_support import EXAMPLE, clean_env, mvi_executable
+
+from mvi.links.connections.wire import pack, unpack
 
 if TYPE_CHECKING:
     from tests.e2e.cli.conftest import MviRunner, ServerStarter
@@ -38,6 +44,9 @@ def where() -> dict:
 if __name__ == "__main__":
     service.run()
 """
+
+
+LINKS_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "links"
 
 
 def port_is_free(port: int) -> bool:
@@ -190,3 +199,37 @@ def test_run_refuses_out_of_range_options(mvi: MviRunner, tmp_path: Path, args: 
     result = mvi("run", str(EXAMPLE), *args)
     assert result.returncode == 2
     assert "Invalid value" in result.stderr
+
+
+def test_run_serves_a_link_service_with_its_files_and_status_port(
+    start_server: ServerStarter, tmp_path: Path
+) -> None:
+    project = tmp_path / "replyer"
+    shutil.copytree(LINKS_EXAMPLE / "replyer", project)
+    zmq_port = free_port()
+    addresses = {"in": {"quote": {"replyer": f"127.0.0.1:{zmq_port}"}}}
+    addresses["out"] = {"quotes": {"publisher": f"127.0.0.1:{free_port()}"}}
+    (project / "addresses.json").write_text(json.dumps(addresses))
+    (project / "config.json").write_text(json.dumps({"required": {"tax_rate": 0.5}}))
+    port = free_port()
+    server = start_server(
+        [mvi_executable(), "run", str(project), "--port", str(port)],
+        port=port,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    context = zmq.Context()
+    try:
+        request = context.socket(zmq.REQ)
+        request.connect(f"tcp://127.0.0.1:{zmq_port}")
+        request.send(pack({"item": "tea", "quantity": 2, "unit_price": Decimal("1.00")}))
+        assert request.poll(20_000), server.log()
+        status, body = request.recv_multipart()
+        assert (status, unpack(body)) == (b"ok", {"item": "tea", "total": Decimal("3.00")})
+        request.close(linger=0)
+    finally:
+        context.term()
+    metrics = httpx.get(f"{server.url}/~metrics", timeout=10).text
+    assert 'mvi_link_messages_in_total{connection="quote",service="replyer"} 1.0' in metrics
+    assert server.stop(signal.SIGTERM) == 0
+    assert "Running the link service replyer.py" in server.log()

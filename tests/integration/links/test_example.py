@@ -1,4 +1,5 @@
-"""examples/links runs through the command line (five processes) and inline."""
+"""examples/links runs through the command line (five processes) and inline (the manager
+runs it in tests/e2e/manager/test_links.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ QUOTES = [{"item": "apple", "total": "1.26"}, {"item": "bread", "total": "2.52"}
 
 def addresses(folder: Path, name: str, ports: dict[int, int]) -> str:
     """The example's addresses file, on free ports."""
-    text = (EXAMPLE / f"{name}_addresses.json").read_text()
+    text = (EXAMPLE / name / "addresses.json").read_text()
     for fixed, free in ports.items():
         text = text.replace(f":{fixed}", f":{free}")
     path = folder / f"{name}_addresses.json"
@@ -29,10 +30,11 @@ def addresses(folder: Path, name: str, ports: dict[int, int]) -> str:
     return str(path)
 
 
-def start(*arguments: str) -> subprocess.Popen[str]:
+def start(name: str, *arguments: str) -> subprocess.Popen[str]:
+    """``python -m mvi.links -s NAME.py ARGUMENTS`` in the example's folder ``NAME``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "mvi.links", *arguments],
-        cwd=EXAMPLE,
+        [sys.executable, "-m", "mvi.links", "-s", f"{name}.py", *arguments],
+        cwd=EXAMPLE / name,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -53,20 +55,20 @@ def test_the_example_runs_through_the_command_line(tmp_path: Path) -> None:
         for name in ("one", "two"):
             port = free_port()
             services.append(
-                start("-s", "subscriber.py", "-a", addresses(tmp_path, "subscriber", ports),
+                start("subscriber", "-a", addresses(tmp_path, "subscriber", ports),
                       "--http-port", str(port), "--name", name,
                       "--record_path", str(tmp_path / f"{name}.jsonl"))
             )  # fmt: skip
             wait_for(lambda port=port: ready(port), 20)
         port = free_port()
         services.append(
-            start("-s", "replyer.py", "-a", addresses(tmp_path, "replyer", ports),
-                  "-c", "replyer_config.json", "--http-port", str(port))
+            start("replyer", "-a", addresses(tmp_path, "replyer", ports),
+                  "-c", "config.json", "--http-port", str(port))
         )  # fmt: skip
         wait_for(lambda: ready(port), 20)
         requester = start(
-            "-s", "requester.py", "-m", "-a", addresses(tmp_path, "requester", ports),
-            "-c", "requester_config.json", "--record_path", str(tmp_path / "quotes.json"),
+            "requester", "-m", "-a", addresses(tmp_path, "requester", ports),
+            "-c", "config.json", "--record_path", str(tmp_path / "quotes.json"),
         )  # fmt: skip
         output, _ = requester.communicate(timeout=30)
         assert requester.returncode == 0, output
@@ -84,20 +86,24 @@ def test_the_example_runs_through_the_command_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("how", ["path", "module"])
 def test_the_example_runs_inline(tmp_path: Path, how: str) -> None:
-    requester_config = load_json(EXAMPLE / "requester_config.json", "config")
+    requester_config = load_json(EXAMPLE / "requester" / "config.json", "config")
     requester_config["optional"] = {"record_path": str(tmp_path / "quotes.json")}
-    replyer_config = load_json(EXAMPLE / "replyer_config.json", "config")
+    replyer_config = load_json(EXAMPLE / "replyer" / "config.json", "config")
     inline = InlineServices()
     if how == "path":
-        inline.set_main_service("requester", EXAMPLE / "requester.py", requester_config)
-        inline.add_service("replyer", EXAMPLE / "replyer.py", replyer_config)
+        inline.set_main_service(
+            "requester", EXAMPLE / "requester" / "requester.py", requester_config
+        )
+        inline.add_service("replyer", EXAMPLE / "replyer" / "replyer.py", replyer_config)
     else:
-        main = load_module(EXAMPLE / "requester.py")
+        main = load_module(EXAMPLE / "requester" / "requester.py")
         inline.set_main_service_by_module("requester", main, requester_config)
-        inline.add_service_by_module("replyer", load_module(EXAMPLE / "replyer.py"), replyer_config)
+        inline.add_service_by_module(
+            "replyer", load_module(EXAMPLE / "replyer" / "replyer.py"), replyer_config
+        )
     for name in ("one", "two"):
         config = {"name": name, "record_path": str(tmp_path / f"{name}.jsonl")}
-        inline.add_service(name, EXAMPLE / "subscriber.py", config)
+        inline.add_service(name, EXAMPLE / "subscriber" / "subscriber.py", config)
         inline.add_relation("replyer", "quotes", name, "quotes")
     inline.add_relation("requester", "quote", "replyer", "quote")
     inline.start()

@@ -59,7 +59,10 @@ def test_the_status_routes_answer_under_the_root_path(tmp_path: Path, how: str) 
         assert httpx.get(f"{base}{root}/~health").json() == {"status": "alive"}
         ready = httpx.get(f"{base}/~ready")
         assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
-        assert httpx.get(f"{base}{root}/nothing").status_code == 404
+        missing = httpx.get(f"{base}{root}/nothing")
+        assert missing.status_code == 404 and "link service" in missing.json()["detail"]
+        posted = httpx.post(f"{base}{root}/echo", json={"n": 1})
+        assert posted.status_code == 405 and "ZeroMQ" in posted.json()["detail"]
         with client(
             module(tmp_path, "asker", REQUESTER), {"out": {"echo": {"requester": url}}}
         ) as c:

@@ -39,3 +39,16 @@ def test_since_is_shown_in_local_time() -> None:
 
 def test_headers_only_when_there_are_no_rows() -> None:
     assert format_table(["MAIN"], []).splitlines() == ["MAIN", "------"]
+
+
+def test_a_kind_column_appears_when_a_link_service_is_listed() -> None:
+    local = datetime(2020, 11, 23, 10, 29, 1)
+    base = {"main": True, "version": "1.0.0", "status": "running", "since": local}
+    records = [
+        {**base, "name": "hello", "kind": "http"},
+        {**base, "name": "quotes", "kind": "link"},
+    ]
+    lines = services_table(records).splitlines()
+    assert lines[0].split() == ["MAIN", "NAME", "VERSION", "STATUS", "RUNNING", "KIND"]
+    assert lines[2].endswith("http") and lines[3].endswith("link")
+    assert services_table(records[:1]).splitlines()[0].split()[-1] == "RUNNING"

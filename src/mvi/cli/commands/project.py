@@ -67,7 +67,9 @@ def run(
     """Serve a service project locally, the way a manager would run it.
 
     Runs APP_FILE (default service.py) with this Python, in PATH; or APP_SCRIPT with bash,
-    or serves APP_MODULE (an ASGI or WSGI module:app) with uvicorn.
+    or serves APP_MODULE (an ASGI or WSGI module:app) with uvicorn; a link service
+    (MVI_SERVICE_KIND=link, or detected) as `python -m mvi.links -s APP_FILE ...` with its
+    addresses and config files, answering /~health, /~ready and /~metrics on the port.
 
     The variables of PATH/.s2i/environment are added to the environment; options override them.
 
@@ -77,17 +79,23 @@ def run(
         project = ServiceProject.load(path)
         project.app_path  # noqa: B018  (checks that the app exists inside the project)
         entry = project.entry
+        argv = entry.command(sys.executable)
+        link = project.kind == "link"
+        if link:
+            argv = [sys.executable, *project.link_launch().arguments()]
     except ProjectError as exc:
         fail(str(exc))
     env = {
         **os.environ,
         **project.environment,
         **ServiceSettings.environ(host=host, port=port, workers=workers),
+        **(ServiceSettings.environ(link_http=True) if link else {}),
     }
     if port is not None:
         env["PORT"] = str(port)
-    err_console.print(f"Running {entry.target} in {project.path}", style="dim", markup=False)
-    _replace_process(project.path, entry.command(sys.executable), env)
+    what = f"the link service {project.app_file}" if link else entry.target
+    err_console.print(f"Running {what} in {project.path}", style="dim", markup=False)
+    _replace_process(project.path, argv, env)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from mvi.manager.gateway.shadows import ShadowFigures
 from mvi.manager.registry import MainChange, ServiceVersion
 from mvi.manager.runtimes.base import Replica
-from mvi.project import AppEntry
+from mvi.project import AppEntry, kind_of
 
 __all__ = [
     "DeployOut",
@@ -77,6 +77,11 @@ class ServiceVersionOut(BaseModel):
 
     name: str
     version: str
+    kind: str = Field(
+        "http",
+        description="http (an mvi Service) or link (a link service: ~health, ~ready and "
+        "~metrics over HTTP, its messages over ZeroMQ).",
+    )
     main: bool = Field(description="Whether /services/{name}/... goes to this version.")
     status: str = Field(description="building, starting, running, crashed, stopped or failed.")
     since: datetime = Field(description="When the version entered its status (UTC).")
@@ -123,6 +128,7 @@ class ServiceVersionOut(BaseModel):
         return cls(
             name=row.name,
             version=row.version,
+            kind=kind_of(row.environment),
             main=row.is_main,
             status=row.status,
             since=row.status_since,
@@ -135,7 +141,7 @@ class ServiceVersionOut(BaseModel):
             restarts=row.restarts,
             deployed_at=row.deployed_at,
             path=f"/services/{row.key}",
-            shadow=row.shadow,
+            shadow=row.shadow and kind_of(row.environment) != "link",
             shadow_percent=row.shadow_percent,
             replicas=row.replicas,
             autoscale=autoscale,

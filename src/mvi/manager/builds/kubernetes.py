@@ -67,6 +67,7 @@ class ExportedVersion:
         replicas: int,
         cpus: float,
         memory_mb: int,
+        arguments: list[str] | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -75,6 +76,8 @@ class ExportedVersion:
         self.replicas = replicas
         self.cpus = cpus
         self.memory_mb = memory_mb
+        self.arguments = arguments
+        """What follows ``python`` in the image's command (``None``: the ``app_file``)."""
 
     @property
     def app(self) -> str:
@@ -256,7 +259,7 @@ COPY app/ /app/
 RUN useradd --uid 10001 --no-create-home service && chown -R 10001 /app
 USER 10001
 EXPOSE {port}
-CMD ["python", "{app_file}"]
+CMD {command}
 """
 
 _README = """\
@@ -294,7 +297,10 @@ def export(version: ExportedVersion, source: Path, python: Path, uv: str, out: P
         (out / "requirements.lock").write_text(lock)
         (out / "Dockerfile").write_text(
             _DOCKERFILE.format(
-                name=version.name, version=version.version, port=PORT, app_file=version.app_file
+                name=version.name,
+                version=version.version,
+                port=PORT,
+                command=json.dumps(["python", *(version.arguments or [version.app_file])]),
             )
         )
         (out / "k8s").mkdir()

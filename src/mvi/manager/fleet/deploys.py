@@ -131,7 +131,9 @@ class Deployer:
             upload_path.unlink(missing_ok=True)
             try:
                 project = ServiceProject.load(root)
-                project.app_path  # noqa: B018  (checks that the app exists inside the project)
+                project.app_path  # noqa: B018  (checks APP_FILE exists inside the project)
+                # the kind (detected or declared) and a link service's files, resolved once
+                project = ServiceProject(project.path, project.deployed_environment())
                 Launcher.resources_of(project.environment)
             except ProjectError as exc:
                 raise InvalidDeployment(f"The deployed project is incomplete: {exc}") from None

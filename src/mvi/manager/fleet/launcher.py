@@ -18,7 +18,7 @@ from mvi.manager.layout import DataDir
 from mvi.manager.registry import ServiceVersion
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import LaunchSpec
-from mvi.project import APP_VARIABLES, AppEntry
+from mvi.project import APP_VARIABLES, AppEntry, LinkLaunch, kind_of
 from mvi.settings import ServiceSettings, Settings
 
 __all__ = ["Launcher", "is_web_app", "replica_secret", "route_of"]
@@ -49,7 +49,7 @@ def route_of(row: ServiceVersion) -> Route:
         row.port or 0,
         row.status == Status.RUNNING,
         row.status,
-        shadow=row.shadow,
+        shadow=row.shadow and kind_of(row.environment) != "link",  # no entrypoint calls to copy
         shadow_percent=row.shadow_percent,
         replica_secret=row.replica_secret or "",
         web_app=is_web_app(row),
@@ -95,6 +95,8 @@ class Launcher:
             )
         )
         env.update({k: v for k, v in row.environment.items() if k not in APP_VARIABLES})
+        if kind_of(row.environment) == "link":  # supervision asks it over HTTP, as any other
+            env.update(ServiceSettings.environ(link_http=True))
         env.update(
             ServiceSettings.environ(
                 service_name=row.name,
@@ -144,4 +146,12 @@ class Launcher:
             kind=AppEntry.recorded(row.environment, row.app_file).kind,
             web_app=is_web_app(row),
             fixed_port=row.app_port is not None,
+            arguments=self.arguments_of(row),
         )
+
+    @staticmethod
+    def arguments_of(row: ServiceVersion) -> list[str] | None:
+        """What follows ``python`` for a link service (``None``: run the ``app_file``)."""
+        if kind_of(row.environment) != "link":
+            return None
+        return LinkLaunch.from_environment(row.app_file, row.environment).arguments()

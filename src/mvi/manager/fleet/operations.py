@@ -45,6 +45,7 @@ from mvi.manager.runtimes.base import Replica
 from mvi.manager.supervision import logs
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import StatusEvent
+from mvi.project import kind_of
 from mvi.settings import Settings
 
 __all__ = ["Fleet"]
@@ -164,10 +165,15 @@ class Fleet:
             row.name,
             row.version,
             app_file=row.app_file,
-            environment=row.environment,
+            environment=(
+                {**row.environment, "MVI_LINK_HTTP": "true"}
+                if kind_of(row.environment) == "link"
+                else row.environment
+            ),
             replicas=row.replicas,
             cpus=cpus,
             memory_mb=memory,
+            arguments=Launcher.arguments_of(row),
         )
         with tempfile.TemporaryDirectory(dir=parts.layout.tmp) as work:
             out = export(
@@ -308,7 +314,7 @@ class Fleet:
         rules.check_percent(percent)
         registry = self.parts.registry
         async with self.parts.lock(name):
-            await registry.require(name, version)
+            rules.check_shadowable(await registry.require(name, version), enabled)
             values: dict[str, Any] = {}
             if enabled is not None:
                 values["shadow"] = enabled

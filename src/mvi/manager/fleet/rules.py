@@ -24,12 +24,14 @@ from mvi._exceptions import (
 )
 from mvi.manager.registry import RollbackPlan, ServiceVersion
 from mvi.manager.supervision.states import Status
+from mvi.project import kind_of
 
 __all__ = [
     "RecoveryStep",
     "check_assignable",
     "check_percent",
     "check_removable",
+    "check_shadowable",
     "check_startable",
     "choose_port",
     "kill_order",
@@ -88,6 +90,18 @@ def check_percent(percent: int | None) -> None:
     """Refuse a shadow's share of the traffic outside 0-100."""
     if percent is not None and not 0 <= percent <= 100:
         raise InvalidArgument(f"percent must be between 0 and 100, not {percent}")
+
+
+def check_shadowable(row: ServiceVersion, enabled: bool | None) -> None:
+    """Refuse to turn mirroring on for a link service: it has no entrypoint calls to copy
+    (its messages travel over ZeroMQ, its HTTP port answers ``~`` paths only)."""
+    if enabled and kind_of(row.environment) == "link":
+        raise OperationRefused(
+            f"{row.name} {row.version} is a link service: the gateway copies entrypoint calls "
+            "to shadows, and a link service has none (its messages travel over ZeroMQ). "
+            "Try a new version by deploying it and assigning it (mvi assign), or compare "
+            "versions through their /~metrics"
+        )
 
 
 def kill_target(

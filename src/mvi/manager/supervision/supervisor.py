@@ -66,6 +66,9 @@ class LaunchSpec:
     """A web app rather than an SDK service: served at ``/``, ready when ``/`` answers."""
     fixed_port: bool = False
     """The app listens on ``port`` whatever it is told (``mvi deploy --port``): never moved."""
+    arguments: list[str] | None = None
+    """What follows ``python`` on the command line (``None``: as ``kind`` says); a link
+    service runs as ``python -m mvi.links -s FILE ...``."""
 
     @property
     def key(self) -> str:
@@ -75,6 +78,8 @@ class LaunchSpec:
     @property
     def command(self) -> list[str]:
         """The program and arguments that start the version's process."""
+        if self.arguments:
+            return [str(self.python), *self.arguments]
         return AppEntry(self.kind, self.app_file).command(str(self.python))
 
     @property

@@ -24,6 +24,7 @@ from mvi.manager.fleet.rules import (
     check_assignable,
     check_percent,
     check_removable,
+    check_shadowable,
     check_startable,
     choose_port,
     kill_order,
@@ -46,6 +47,7 @@ def version(
     status: Status = Status.RUNNING,
     desired: str = "running",
     env_key: str | None = "env1",
+    environment: dict[str, str] | None = None,
 ) -> ServiceVersion:
     """A registry row made in memory (no database)."""
     return ServiceVersion(
@@ -57,10 +59,30 @@ def version(
         desired=desired,
         env_key=env_key,
         deployed_at=T0,
+        environment=environment or {},
     )
 
 
 # -- start, assign, shadows --------------------------------------------------------------------
+LINK = {"MVI_SERVICE_KIND": "link"}
+
+
+@pytest.mark.parametrize(
+    ("environment", "enabled"),
+    [({}, True), ({}, False), (LINK, False), (LINK, None), ({"MVI_SERVICE_KIND": "http"}, True)],
+)
+def test_shadows_may_be_set_except_on_for_a_link_service(
+    environment: dict[str, str], enabled: bool | None
+) -> None:
+    check_shadowable(version(environment=environment), enabled)
+
+
+def test_a_link_service_cannot_be_a_shadow() -> None:
+    with pytest.raises(OperationRefused, match=r"is a link service.*mvi assign") as raised:
+        check_shadowable(version(environment=LINK), True)
+    assert raised.value.status_code == 403
+
+
 @pytest.mark.parametrize("status", [s for s in Status if s != Status.BUILDING])
 def test_a_built_version_may_be_started(status: Status) -> None:
     check_startable(version(status=status))

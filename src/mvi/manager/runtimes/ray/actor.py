@@ -45,6 +45,8 @@ class ReplicaPlan(BaseModel):
     source: str = Field(pattern=r"^[0-9a-f]{64}$")
     lock: str = Field(pattern=r"^[0-9a-f]{32}$")
     app_file: str = Field(min_length=1)
+    arguments: list[str] = Field(default_factory=list)
+    """What follows ``python`` (empty: the ``app_file``), e.g. ``-m mvi.links -s ...``."""
     root_path: str
     env: dict[str, str]
     node_dir: str
@@ -150,7 +152,7 @@ class ReplicaHost:
         log = files.logs() / f"{plan.key}.replica-{plan.index}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [str(python), plan.app_file],
+                [str(python), *(plan.arguments or [plan.app_file])],
                 cwd=workdir,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -299,6 +299,7 @@ class RayRuntime:
             "source": bundle.source,
             "lock": bundle.lock,
             "app_file": spec.app_file,
+            "arguments": spec.arguments or [],
             "root_path": spec.root_path,
             "env": env,
             "node_dir": settings.manager_ray_node_dir,

@@ -1,6 +1,7 @@
 """Listens to the published quotes (run it twice: two subscribers)."""
 
 import json
+import os
 from decimal import Decimal
 
 from mvi.links import get_logger
@@ -16,7 +17,12 @@ def on_quote(args, to_send, config):
             file.write(json.dumps({"item": args["item"], "total": str(args["total"])}) + "\n")
 
 
-config_model = {"required": {"name": str}, "optional": {"record_path": str}}
+def setup_config(config):
+    """Without a name (``--name``), the subscriber is called as the manager named it."""
+    return {"name": config.get("name") or os.environ.get("MVI_SERVICE_NAME", "subscriber")}
+
+
+config_model = {"optional": {"name": str, "record_path": str}}
 
 connection_models = {
     "in": {
