@@ -53,6 +53,7 @@ from mvi.manager.gateway.headers import (
 from mvi.manager.gateway.mirror import Mirror
 from mvi.manager.gateway.routing import Resolution, Route, RoutingTable
 from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
+from mvi.manager.gateway.traffic import TrafficMeter
 from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
 from mvi.serving.credential import REPLICA_KEY_HEADER
 from mvi.settings import Settings
@@ -160,6 +161,8 @@ class Gateway:
         """The replicas of every version, kept current by the fleet."""
         self.shadows = ShadowBook()
         """The statistics of every shadow (in memory)."""
+        self.traffic = TrafficMeter()
+        """Requests and errors per version over the last minute (in memory)."""
         self.mirror = Mirror(
             self.shadows,
             self.balancer,
@@ -238,8 +241,8 @@ class Gateway:
                 for shadow in shadows:
                     self.shadows.stats(shadow.key).dropped_too_large += 1
             else:
-                exchange = Exchange()
                 tail_target = upstream_target(scope, resolution)[len(route.root) :]
+                exchange = Exchange(method, tail_target.decode("latin-1"))
                 for shadow in shadows:
                     self.mirror.submit(shadow, method, tail_target, headers, body, exchange)
         if isinstance(body, bytes):
@@ -297,6 +300,7 @@ class Gateway:
                 except UpstreamError as exc:
                     await self._failed(send, resolution, exc)
                     return
+            self.traffic.record(key, response.status)
             kept = await self._answer(send, response, resolution, keep=exchange is not None)
         except ClientDisconnected:
             return
@@ -366,6 +370,7 @@ class Gateway:
         """Answer 504 for a timeout, 502 for any other failure of the upstream; both name
         the path that was forwarded."""
         route = resolution.route
+        self.traffic.record(route.key, None)
         if isinstance(exc, UpstreamTimeout):
             await _error(
                 send,
