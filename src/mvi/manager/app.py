@@ -41,6 +41,7 @@ from mvi.manager.auth.credentials import ADMIN, Authority, load_or_create_secret
 from mvi.manager.auth.csrf import CsrfTokens
 from mvi.manager.auth.guard import Guard, challenge
 from mvi.manager.auth.login_limiter import LoginLimiter
+from mvi.manager.dashboard import install_dashboard
 from mvi.manager.fleet.operations import Fleet
 from mvi.manager.gateway.proxy import Gateway
 from mvi.manager.gateway.routing import PREFIX, RoutingTable
@@ -53,6 +54,7 @@ from mvi.manager.origins import own_origins, relative_location
 from mvi.manager.registry import Registry, create_registry_engine
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import StatusEvent
+from mvi.serving.docs import install_docs
 from mvi.serving.http import validation_failed
 from mvi.settings import Settings, get_settings
 
@@ -283,7 +285,12 @@ def create_app(
         "The gateway forwards /services/{name}/... to a name's main version and "
         "/services/{name}_{version}/... to exactly that version.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(api)
+    api.state.gateway = gateway
+    install_dashboard(api)
     api.add_exception_handler(ManagerError, _manager_error)
     api.add_exception_handler(RequestValidationError, validation_failed)
     # declares the bearer token in the OpenAPI document (the guard does the checking)

@@ -25,6 +25,7 @@ from mvi._exceptions import (
     UnknownParameter,
     UnknownVariable,
 )
+from mvi.serving.docs import install_docs
 from mvi.serving.endpoint import EntrypointEndpoint, encode_json, validation_errors
 from mvi.serving.http import JSON, json_body, send_response, validation_failed
 from mvi.serving.metrics import CONTENT_TYPE
@@ -333,7 +334,10 @@ def build_fastapi(service: Service) -> FastAPI:
         title=settings.service_name,
         version=settings.service_version,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(Exception, internal_failure)
     app.include_router(_system_router(service))

@@ -194,6 +194,24 @@ def test_health_ready_and_docs_under_root(svc) -> None:
     assert "Point" in schema["components"]["schemas"]
 
 
+@pytest.mark.parametrize(
+    ("page", "assets"),
+    [
+        ("/docs", ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"]),
+        ("/redoc", ["redoc.standalone.js"]),
+    ],
+)
+def test_docs_pages_load_vendored_assets_from_the_service(svc, page, assets) -> None:
+    html = svc.get(page).text
+    assert "http://" not in html and "https://" not in html  # no CDN, no fonts
+    for name in assets:
+        url = f"/services/demo_1.0.0/docs/assets/{name}"
+        assert url in html
+        answer = svc.get(f"/docs/assets/{name}")
+        assert answer.status_code == 200 and len(answer.content) > 500
+    assert svc.get("/docs/assets/nothing.js").status_code == 404
+
+
 def test_metrics_count_requests_by_entrypoint_and_status(svc) -> None:
     svc.post("/hello", json={"name": "A"})
     svc.post("/hello", json={"name": 1})

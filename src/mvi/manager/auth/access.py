@@ -4,6 +4,7 @@ What a request needs (:func:`required_access`) and what a caller may do
 (:meth:`Principal.may`)::
 
     open      /api/health, /api/login, /docs, /redoc, /openapi.json    anyone
+              /dashboard/login, /dashboard/static/..., /docs/assets/...
     gateway   /services/...                                           users and services
     notify    POST /api/notifications                                 users and services
     admin     every other path                                        users only (else 403)
@@ -23,17 +24,29 @@ from mvi._exceptions import PermissionDenied
 __all__ = [
     "ANONYMOUS",
     "OPEN_PATHS",
+    "OPEN_PREFIXES",
     "Access",
     "Principal",
     "TokenKind",
     "authorize",
+    "is_dashboard_page",
     "required_access",
 ]
 
 OPEN_PATHS = frozenset(
-    {"/api/health", "/api/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    {
+        "/api/health",
+        "/api/login",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        "/dashboard/login",
+    }
 )
 """Paths that need no token: health, login, and the API's own documentation."""
+OPEN_PREFIXES = ("/dashboard/static/", "/docs/assets/")
+"""Path prefixes that need no token: the dashboard's and the docs' vendored files."""
 
 
 class Access(enum.StrEnum):
@@ -62,13 +75,21 @@ _SCOPES: dict[TokenKind, frozenset[Access]] = {
 
 def required_access(method: str, path: str) -> Access:
     """What a request for ``method path`` needs."""
-    if path in OPEN_PATHS:
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
         return Access.OPEN
     if path.startswith("/services/"):
         return Access.GATEWAY
     if method.upper() == "POST" and path.rstrip("/") == "/api/notifications":
         return Access.NOTIFY
     return Access.ADMIN
+
+
+def is_dashboard_page(method: str, path: str) -> bool:
+    """Whether ``method path`` asks for a dashboard page (which, refused for want of a
+    login, is sent to the login form instead of a 401)."""
+    if method.upper() != "GET" or path.startswith(OPEN_PREFIXES):
+        return False
+    return path == "/" or path == "/dashboard" or path.startswith("/dashboard/")
 
 
 @dataclass(frozen=True)

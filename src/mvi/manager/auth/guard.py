@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 
 from starlette.datastructures import MutableHeaders
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mvi._exceptions import (
@@ -38,7 +38,14 @@ from mvi._exceptions import (
     NotAuthenticated,
     PermissionDenied,
 )
-from mvi.manager.auth.access import ANONYMOUS, Access, Principal, authorize, required_access
+from mvi.manager.auth.access import (
+    ANONYMOUS,
+    Access,
+    Principal,
+    authorize,
+    is_dashboard_page,
+    required_access,
+)
 from mvi.manager.auth.credentials import Authority
 from mvi.manager.auth.csrf import (
     UNSAFE_METHODS,
@@ -51,12 +58,14 @@ from mvi.manager.auth.csrf import (
 from mvi.manager.auth.tokens import credential_from_headers, without_credentials
 from mvi.manager.origins import own_origins
 
-__all__ = ["PRINCIPAL_KEY", "Guard", "challenge"]
+__all__ = ["LOGIN_PAGE", "PRINCIPAL_KEY", "Guard", "challenge"]
 
 logger = logging.getLogger("mvi.manager.auth")
 
 PRINCIPAL_KEY = "mvi.principal"
 """The scope key holding the authenticated :class:`~mvi.manager.auth.access.Principal`."""
+LOGIN_PAGE = "/dashboard/login"
+"""Where a dashboard page sends a browser that has not logged in."""
 
 
 def challenge(error: ManagerError) -> dict[str, str]:
@@ -185,6 +194,11 @@ class Guard:
             )
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
+                return
+            if isinstance(error, NotAuthenticated) and is_dashboard_page(
+                scope["method"], scope["path"]
+            ):
+                await RedirectResponse(LOGIN_PAGE, status_code=303)(scope, receive, send)
                 return
             headers = challenge(error) if error.status_code in (401, 403) else {}
             response = JSONResponse(

@@ -30,6 +30,7 @@ import platform
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "COMPLETE_MARK",
     "Environment",
     "EnvironmentBuilder",
+    "OutputSink",
     "SdkSource",
     "environment_key",
     "error_lines",
@@ -53,6 +55,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("mvi.manager.builder")
+
+OutputSink = Callable[[str], None]
+"""Gets the builder's output, one line at a time."""
 
 COMPLETE_MARK = ".mvi-complete"
 """File written into an environment once it is fully built."""
@@ -203,8 +208,11 @@ class EnvironmentBuilder:
         """Whether the environment ``key`` exists and finished building."""
         return (self.path_of(key) / COMPLETE_MARK).is_file()
 
-    async def ensure(self, project: Path, source_sha256: str) -> Environment:
-        """The environment for the project at ``project``, built if not cached.
+    async def ensure(
+        self, project: Path, source_sha256: str, on_output: OutputSink | None = None
+    ) -> Environment:
+        """The environment for the project at ``project``, built if not cached;
+        ``on_output`` gets uv's output line by line as it comes.
 
         Raises :class:`BuildFailed` with uv's output when the install fails or times out.
         """
@@ -217,16 +225,17 @@ class EnvironmentBuilder:
             if path.exists():
                 await asyncio.to_thread(shutil.rmtree, path, True)
             try:
-                await self._build(project, path)
+                await self._build(project, path, on_output)
             except BaseException:
                 await asyncio.to_thread(shutil.rmtree, path, True)
                 raise
             (path / COMPLETE_MARK).write_text(self.sdk.identity + "\n")
             return Environment(key, path, reused=False)
 
-    async def _build(self, project: Path, path: Path) -> None:
+    async def _build(self, project: Path, path: Path, on_output: OutputSink | None) -> None:
         requirements = _read_requirements(project)
-        await self._run([self.uv, "venv", "--quiet", "--python", self.python, str(path)], project)
+        venv = [self.uv, "venv", "--quiet", "--python", self.python, str(path)]
+        await self._run(venv, project, on_output)
         # compiled once here, because every start of the service would compile its imports
         # again where bytecode is not written (read-only trees, PYTHONDONTWRITEBYTECODE)
         python = str(path / "bin" / "python")
@@ -236,9 +245,11 @@ class EnvironmentBuilder:
         if not pins_sdk(requirements):
             args += list(self.sdk.args)
         logger.info("building environment %s: %s", path.name, " ".join(args[2:]))
-        await self._run(args, project)
+        if on_output is not None:
+            on_output("$ uv " + " ".join(args[1:]))
+        await self._run(args, project, on_output)
 
-    async def _run(self, args: list[str], cwd: Path) -> None:
+    async def _run(self, args: list[str], cwd: Path, on_output: OutputSink | None) -> None:
         env = {
             key: value
             for key, value in os.environ.items()
@@ -260,7 +271,7 @@ class EnvironmentBuilder:
             start_new_session=True,
         )
         try:
-            output, _ = await asyncio.wait_for(process.communicate(), self.timeout)
+            output = await asyncio.wait_for(_collect(process, on_output), self.timeout)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, 9)
@@ -296,6 +307,27 @@ class EnvironmentBuilder:
             self._locks.pop(path.name, None)
             removed.append(path.name)
         return removed
+
+
+async def _collect(process: asyncio.subprocess.Process, on_output: OutputSink | None) -> bytes:
+    """The process's output until it exits, each complete line handed to ``on_output`` as
+    it arrives (a line is cut at 64 KiB)."""
+    assert process.stdout is not None
+    output = bytearray()
+    pending = b""
+    while chunk := await process.stdout.read(65536):
+        output += chunk
+        if on_output is not None:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > 65536:
+                lines, pending = [*lines, pending], b""
+            for line in lines:
+                on_output(line.decode(errors="replace"))
+    if on_output is not None and pending:
+        on_output(pending.decode(errors="replace"))
+    await process.wait()
+    return bytes(output)
 
 
 def _read_requirements(project: Path) -> str:

@@ -31,6 +31,7 @@ from mvi._exceptions import (
 from mvi.manager.builds.archives import Upload, save_upload, unpack
 from mvi.manager.fleet.launcher import Launcher, replica_secret, route_of
 from mvi.manager.fleet.parts import FleetParts
+from mvi.manager.fleet.progress import DeployProgress
 from mvi.manager.fleet.rules import scaling
 from mvi.manager.naming import check_name, check_version, version_key
 from mvi.manager.registry import ServiceVersion, now
@@ -61,6 +62,8 @@ class Deployer:
         """The versions (``{name}_{version}``) being deployed now."""
         self.envs_in_flight: set[str] = set()
         """The environments those deploys build or use, which must not be removed meanwhile."""
+        self.progress = DeployProgress()
+        """What the latest deploys did, step by step (for the dashboard)."""
 
     async def check(
         self, name: str, version: str, replace: bool, content_length: int | None
@@ -116,6 +119,8 @@ class Deployer:
             )
         key = version_key(name, version)
         self.deploying.add(key)
+        progress = self.progress.begin(key)
+        progress.add(f"receiving {name} {version}")
         job = uuid.uuid4().hex[:12]
         upload_path = parts.layout.tmp / f"upload-{job}.tar.gz"
         staging = parts.layout.tmp / f"stage-{job}"
@@ -142,7 +147,8 @@ class Deployer:
                     "The replica resources in .s2i/environment are invalid "
                     f"(MVI_REPLICA_CPUS, MVI_REPLICA_MEMORY_MB): {exc.errors()[0]['msg']}"
                 ) from None
-        except BaseException:
+        except BaseException as exc:
+            self.progress.finish(key, "failed", str(exc) or type(exc).__name__)
             self.deploying.discard(key)
             upload_path.unlink(missing_ok=True)
             shutil.rmtree(staging, ignore_errors=True)
@@ -213,7 +219,13 @@ class Deployer:
                         parts.routes.set_main(name, version)
             env_key = parts.builder.key_for(project.path, upload.sha256)
             self.envs_in_flight.add(env_key)
-            environment = await parts.builder.ensure(project.path, upload.sha256)
+            self.progress.line(key, f"building the environment {env_key}")
+            environment = await parts.builder.ensure(
+                project.path, upload.sha256, lambda line: self.progress.line(key, line)
+            )
+            self.progress.line(
+                key, f"environment {'reused' if environment.reused else 'built'}; starting"
+            )
             logger.info(
                 "%s: environment %s %s",
                 key,
@@ -260,8 +272,11 @@ class Deployer:
                 )
                 parts.supervisor.supervise(parts.launcher.spec(committed))
             await parts.supervisor.wait_settled(key, parts.settings.manager_startup_timeout + 10)
-            return await registry.require(name, version)
-        except BaseException:
+            settled = await registry.require(name, version)
+            self.progress.finish(key, settled.status, settled.message or None)
+            return settled
+        except BaseException as exc:
+            self.progress.finish(key, "failed", str(exc) or type(exc).__name__)
             if fresh:
                 current = await registry.get(name, version)
                 if current is not None and current.env_key is None:  # never committed

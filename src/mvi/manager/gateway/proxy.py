@@ -55,6 +55,7 @@ from mvi.manager.gateway.headers import (
 from mvi.manager.gateway.mirror import Mirror
 from mvi.manager.gateway.routing import Resolution, Route, RoutingTable
 from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBook
+from mvi.manager.gateway.traffic import TrafficMeter
 from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
 from mvi.manager.gateway.websocket import WebSocketRelay
 from mvi.serving.credential import REPLICA_KEY_HEADER
@@ -181,6 +182,8 @@ class Gateway:
         """Relays WebSocket connections (each message at most ``max_message_bytes``)."""
         self.shadows = ShadowBook()
         """The statistics of every shadow (in memory)."""
+        self.traffic = TrafficMeter()
+        """Requests and errors per version over the last minute (in memory)."""
         self.mirror = Mirror(
             self.shadows,
             self.balancer,
@@ -265,11 +268,11 @@ class Gateway:
                 for shadow in shadows:
                     self.shadows.stats(shadow.key).dropped_too_large += 1
             else:
-                exchange = Exchange()
                 query = scope.get("query_string", b"")
                 tail_target = resolution.path[len(route.root) :].encode("latin-1")
                 if query:
                     tail_target += b"?" + query
+                exchange = Exchange(method, tail_target.decode("latin-1"))
                 for shadow in shadows:
                     self.mirror.submit(shadow, method, tail_target, headers, body, exchange)
         if isinstance(body, bytes):
@@ -357,6 +360,7 @@ class Gateway:
                 except UpstreamError as exc:
                     await self._failed(send, resolution, exc)
                     return
+            self.traffic.record(key, response.status)
             kept = await self._answer(
                 send, response, resolution, keep=exchange is not None, receive=receive
             )
@@ -453,6 +457,7 @@ class Gateway:
         """Answer 504 for a timeout, 502 for any other failure of the upstream; both name
         the path that was forwarded."""
         route = resolution.route
+        self.traffic.record(route.key, None)
         if isinstance(exc, UpstreamTimeout):
             await _error(
                 send,

@@ -11,7 +11,10 @@ holds the decisions and the bookkeeping, so they can be tested without servers:
 - :class:`LatencyHistogram` — latencies in constant memory, quantiles within 1 %;
 - :class:`ShadowStats` and :class:`ShadowBook` — per shadow version: copies mirrored and
   dropped, errors, latency, and how many JSON answers equalled the main's;
-- :class:`Exchange` — one mirrored request, where the main's answer meets the shadows'.
+- :class:`Exchange` — one mirrored request, where the main's answer meets the shadows';
+- :class:`Difference` — one request whose shadow answer differed from the main's; each
+  shadow keeps its latest few (:data:`KEPT_DIFFERENCES`, bodies cut at
+  :data:`DIFFERENCE_BYTES`) for the dashboard to show side by side.
 
 The statistics live in the manager's memory: they start again at zero when the manager
 restarts, and when a version is killed or replaced by a new deploy. They are kept per
@@ -21,13 +24,18 @@ version, so an ``assign`` does not mix the figures of two versions.
 from __future__ import annotations
 
 import math
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 __all__ = [
+    "DIFFERENCE_BYTES",
+    "KEPT_DIFFERENCES",
     "Answer",
+    "Difference",
     "Exchange",
     "LatencyHistogram",
     "MirrorPolicy",
@@ -200,6 +208,44 @@ class ShadowFigures:
         return self.equal / self.compared if self.compared else None
 
 
+KEPT_DIFFERENCES = 20
+"""How many of its latest differing answers each shadow keeps (in memory)."""
+DIFFERENCE_BYTES = 4096
+"""How much of each body a kept difference holds."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One request the shadow answered otherwise than the main."""
+
+    at: float
+    """When it was compared (seconds since the epoch)."""
+    method: str
+    target: str
+    """The path and query sent, below the service's root."""
+    main_status: int
+    main_body: str
+    shadow_status: int
+    shadow_body: str
+
+    @classmethod
+    def of(cls, method: str, target: str, main: Answer, shadow: Answer) -> Difference:
+        """A kept difference, each body cut at :data:`DIFFERENCE_BYTES`."""
+
+        def cut(body: bytes | None) -> str:
+            return (body or b"")[:DIFFERENCE_BYTES].decode("utf-8", errors="replace")
+
+        return cls(
+            time.time(),
+            method,
+            target,
+            main.status,
+            cut(main.body),
+            shadow.status,
+            cut(shadow.body),
+        )
+
+
 @dataclass
 class ShadowStats:
     """The running statistics of one shadow version."""
@@ -211,6 +257,8 @@ class ShadowStats:
     compared: int = 0
     equal: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    differences: deque[Difference] = field(default_factory=lambda: deque(maxlen=KEPT_DIFFERENCES))
+    """The latest answers that differed from the main's, oldest first."""
 
     def answered(self, status: int, seconds: float) -> None:
         """A copy was answered with ``status`` after ``seconds``."""
@@ -264,6 +312,11 @@ class ShadowBook:
         found = self._stats.get(key)
         return (found or ShadowStats()).figures()
 
+    def differences(self, key: str) -> list[Difference]:
+        """``key``'s latest answers that differed from the main's, newest first."""
+        found = self._stats.get(key)
+        return list(reversed(found.differences)) if found is not None else []
+
     def forget(self, key: str) -> None:
         """Drop ``key``'s statistics (the version was killed, or replaced by a deploy)."""
         self._stats.pop(key, None)
@@ -277,11 +330,20 @@ class Exchange:
     """One mirrored request: the main's answer is compared with each shadow's, in
     whichever order they arrive."""
 
-    __slots__ = ("_main", "_waiting")
+    __slots__ = ("_main", "_waiting", "method", "target")
 
-    def __init__(self) -> None:
+    def __init__(self, method: str = "", target: str = "") -> None:
         self._main: Any = _PENDING
         self._waiting: list[tuple[ShadowStats, Answer]] = []
+        self.method = method
+        self.target = target
+        """The request, kept with a difference."""
+
+    def _compare(self, stats: ShadowStats, main: Answer, shadow: Answer) -> None:
+        equal = answers_equal(main, shadow)
+        stats.compared_with_main(equal)
+        if equal is False:
+            stats.differences.append(Difference.of(self.method, self.target, main, shadow))
 
     def main_answered(self, answer: Answer | None) -> None:
         """The main's answer (``None``: it failed or was not kept); compares the waiting."""
@@ -291,11 +353,11 @@ class Exchange:
         waiting, self._waiting = self._waiting, []
         if answer is not None:
             for stats, shadow in waiting:
-                stats.compared_with_main(answers_equal(answer, shadow))
+                self._compare(stats, answer, shadow)
 
     def shadow_answered(self, stats: ShadowStats, answer: Answer) -> None:
         """A shadow's answer: compared now if the main's is known, else when it is."""
         if self._main is _PENDING:
             self._waiting.append((stats, answer))
         elif self._main is not None:
-            stats.compared_with_main(answers_equal(self._main, answer))
+            self._compare(stats, self._main, answer)

@@ -16,6 +16,7 @@ from mvi.manager.auth.access import (
     Principal,
     TokenKind,
     authorize,
+    is_dashboard_page,
     required_access,
 )
 from mvi.manager.auth.login_limiter import LoginLimiter
@@ -45,6 +46,12 @@ def b64(data: dict[str, object]) -> str:
     [
         ("GET", "/api/health", Access.OPEN),
         ("POST", "/api/login", Access.OPEN),
+        ("GET", "/docs/assets/swagger-ui-bundle.js", Access.OPEN),
+        ("GET", "/dashboard/static/vendor/htmx.min.js", Access.OPEN),
+        ("GET", "/dashboard/login", Access.OPEN),
+        ("POST", "/dashboard/login", Access.OPEN),
+        ("GET", "/dashboard/services/a/1.0.0", Access.ADMIN),
+        ("GET", "/", Access.ADMIN),
         ("GET", "/docs", Access.OPEN),
         ("GET", "/openapi.json", Access.OPEN),
         ("POST", "/services/hello/hello", Access.GATEWAY),
@@ -289,3 +296,19 @@ def test_the_memory_of_checked_tokens_is_bounded() -> None:
         records[claims.jti] = record_of(token, codec)
         authenticator.authenticate(token, NOW)
     assert len(authenticator._verified) == 5
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "page"),
+    [
+        ("GET", "/", True),
+        ("GET", "/dashboard", True),
+        ("GET", "/dashboard/notifications", True),
+        ("POST", "/dashboard/notifications/clear", False),
+        ("GET", "/dashboard/static/dashboard.js", False),
+        ("GET", "/api/services", False),
+        ("GET", "/dashboardx", False),
+    ],
+)
+def test_only_dashboard_pages_send_a_browser_to_the_login_form(method, path, page) -> None:
+    assert is_dashboard_page(method, path) is page

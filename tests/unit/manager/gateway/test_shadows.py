@@ -9,6 +9,8 @@ import random
 import pytest
 
 from mvi.manager.gateway.shadows import (
+    DIFFERENCE_BYTES,
+    KEPT_DIFFERENCES,
     Answer,
     Exchange,
     LatencyHistogram,
@@ -186,3 +188,26 @@ def test_the_book_keeps_figures_per_version_until_forgotten() -> None:
     assert book.figures("hello_2.0.0").equal_share is None
     book.forget("hello_2.0.0")
     assert book.figures("hello_2.0.0").mirrored == 0
+
+
+def test_differing_answers_are_kept_newest_last_and_bounded() -> None:
+    stats = ShadowStats()
+    for index in range(KEPT_DIFFERENCES + 5):
+        exchange = Exchange("POST", f"/predict?n={index}")
+        exchange.main_answered(Answer(200, b'{"y": 1}'))
+        exchange.shadow_answered(stats, Answer(200, b'{"y": 2}'))
+    same = Exchange("POST", "/predict")
+    same.main_answered(Answer(200, b"1"))
+    same.shadow_answered(stats, Answer(200, b"1"))
+    assert len(stats.differences) == KEPT_DIFFERENCES
+    last = stats.differences[-1]
+    assert (last.method, last.target) == ("POST", f"/predict?n={KEPT_DIFFERENCES + 4}")
+    assert (last.main_body, last.shadow_body) == ('{"y": 1}', '{"y": 2}')
+
+
+def test_a_kept_difference_cuts_long_bodies() -> None:
+    stats = ShadowStats()
+    exchange = Exchange("POST", "/x")
+    exchange.shadow_answered(stats, Answer(200, b'"' + b"a" * (2 * DIFFERENCE_BYTES) + b'"'))
+    exchange.main_answered(Answer(200, b'"b"'))
+    assert len(stats.differences[0].shadow_body) == DIFFERENCE_BYTES
