@@ -73,3 +73,11 @@ def test_the_api_reference_is_generated_from_docstrings(
     for name in names:
         assert name in text, f"{name} is missing from {page}"
     assert "Raise a notification" in _text(site, "api/communication")
+
+
+@pytest.mark.parametrize("chart", ["run", "transport", "links", "gateway", "monitoring"])
+def test_the_benchmarks_page_shows_each_runners_chart(site: Path, chart: str) -> None:
+    page = (site / "benchmarks" / "index.html").read_text()
+    assert f'src="{chart}.svg"' in page
+    svg = (site / "benchmarks" / f"{chart}.svg").read_text()
+    assert f"benchmarks.{chart}" in svg and "cores; load average" in svg
