@@ -44,9 +44,10 @@ import httpx
 
 from benchmarks import machine, profile
 from benchmarks.managed import Manager
+from benchmarks.results import RatioFigure, RunRecord
 from benchmarks.wrk import INSTALL_HINT, WrkResult, run_wrk
 
-__all__ = ["figures_table", "main", "stacks_of_process"]
+__all__ = ["figures_table", "main", "ratio_figures", "stacks_of_process"]
 
 ROOT = Path(__file__).resolve().parents[1]
 HELLO = ROOT / "examples" / "hello"
@@ -118,6 +119,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--manager-cpu", type=int, default=1, help="core of the manager")
     parser.add_argument("--profile", action="store_true", help="py-spy the manager under load")
     parser.add_argument("--markdown", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.rounds = 3.0, 1.0, 1
@@ -242,6 +244,32 @@ def figures_table(
     return "\n".join(lines), missed
 
 
+def ratio_figures(
+    runs: dict[str, list[WrkResult]], connections: int, shadow_connections: int
+) -> list[RatioFigure]:
+    """The gateway's req/s as a multiple of calling hello directly, and the main's p99
+    with a slow shadow as a multiple of its p99 without one, with the goals."""
+    direct = _median(runs["direct"], "requests_per_second")
+    gateway = _median(runs["gateway"], "requests_per_second")
+    off_p99 = _median(runs["shadow_off"], "p99")
+    on_p99 = _median(runs["shadow_on"], "p99")
+    return [
+        RatioFigure(
+            f"hello req/s through the gateway, {connections} connections",
+            "floor: hello called directly",
+            gateway / direct,
+            GOAL_RATIO,
+        ),
+        RatioFigure(
+            f"main's p99 with a shadow sleeping 200 ms, {shadow_connections} connections",
+            "the main's p99 without the shadow",
+            on_p99 / off_p99,
+            1 + GOAL_P99_CHANGE,
+            upper=True,
+        ),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, print the table (Markdown); 0 on success, 2 if wrk or taskset is missing."""
     args = _arguments(argv)
@@ -328,6 +356,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     if args.markdown:
         args.markdown.write_text(text)
+    if args.json:
+        RunRecord.make(
+            "benchmarks.gateway",
+            command.strip(),
+            started,
+            (load_before, load_after),
+            ratio_figures(runs, args.connections, args.shadow_connections),
+            {f"{key} req/s": _median(found, "requests_per_second") for key, found in runs.items()},
+        ).write(args.json)
     return 0
 
 

@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import select
+import shlex
 import socket
 import statistics
 import subprocess
@@ -35,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,9 @@ import httpx
 import msgpack
 import zmq
 
+from benchmarks import machine
 from benchmarks.apps import links_client
+from benchmarks.results import RatioFigure, RunRecord
 
 __all__ = ["Comparison", "compare", "format_table", "main"]
 
@@ -331,7 +335,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is shown")
     parser.add_argument("--quick", action="store_true", help="2 s, 50,000 messages, 1 round")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
+    started, load_before = datetime.now(UTC), machine.load()
     if args.quick:
         args.seconds, args.messages, args.repeat = 2.0, 50_000, 1
     if args.seconds <= 0 or args.messages < 2 or args.repeat < 1:
@@ -360,6 +366,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(format_table(table))
     if args.markdown:
         args.markdown.write_text(format_table(table, markdown=True) + "\n")
+    if args.json:
+        command = "python -m benchmarks.links " + shlex.join(sys.argv[1:] if argv is None else argv)
+        RunRecord.make(
+            "benchmarks.links",
+            command.strip(),
+            started,
+            (load_before, machine.load()),
+            [RatioFigure(c.name, c.baseline_label, c.ratio, c.target) for c in table],
+            {key: statistics.median(found) for key, found in figures.items()},
+        ).write(args.json)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from benchmarks import machine
+from benchmarks.results import RunRecord
 from mvi.monitoring import MonitoringStore, TableLimit
 from mvi.settings import Settings
 
@@ -118,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=20_000, help="calls per round")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; the best is shown")
     parser.add_argument("--cpu", type=int, help="pin the process to this core")
+    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
+    started, load_before = datetime.now(UTC), machine.load()
     if args.calls < 1 or args.repeat < 1:
         parser.error("--calls >= 1 and --repeat >= 1")
     if args.cpu is not None:
@@ -132,6 +139,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     width = max(map(len, best))
     for name, value in best.items():
         print(f"{name:<{width}}  {value:7.2f}")
+    if args.json:
+        command = "python -m benchmarks.monitoring " + shlex.join(
+            sys.argv[1:] if argv is None else argv
+        )
+        RunRecord.make(
+            "benchmarks.monitoring", command.strip(), started, (load_before, machine.load()),
+            figures=best,
+        ).write(args.json)  # fmt: skip
 
 
 if __name__ == "__main__":

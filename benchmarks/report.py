@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from benchmarks.scenarios import MEASUREMENTS, Scenario, Target
 from benchmarks.wrk import WrkResult
 
-__all__ = ["Row", "Sample", "Verdict", "combine", "evaluate", "format_table", "per_core", "rows"]
+__all__ = [
+    "HEADER",
+    "Row",
+    "Sample",
+    "Verdict",
+    "cells",
+    "combine",
+    "evaluate",
+    "format_table",
+    "per_core",
+    "rows",
+]
 
 
 @dataclass(frozen=True)
@@ -136,7 +147,7 @@ def _per_core_cells(row: Row) -> list[str]:
     return [f"{mine:,.0f}", ratio]
 
 
-def _cells(row: Row) -> list[str]:
+def cells(row: Row) -> list[str]:
     result, verdict = row.sample.wrk, row.verdict
     if row.target is None:
         met = ""
@@ -180,18 +191,18 @@ HEADER = [
 
 def format_table(table: Sequence[Row], *, markdown: bool = False) -> str:
     """The rows as aligned text, or as a Markdown table."""
-    lines = [HEADER, *(_cells(row) for row in table)]
+    lines = [HEADER, *(cells(row) for row in table)]
     if markdown:
         out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        out += ["| " + " | ".join(cells) + " |" for cells in lines[1:]]
+        out += ["| " + " | ".join(line) + " |" for line in lines[1:]]
         return "\n".join(out)
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
     right = {2, 3, 4, 5, 6, 7, 8, 9, 10}
     text = []
     for line in lines:
-        cells = [
+        aligned = [
             cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
             for i, cell in enumerate(line)
         ]
-        text.append("  ".join(cells).rstrip())
+        text.append("  ".join(aligned).rstrip())
     return "\n".join(text)

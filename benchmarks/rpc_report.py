@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "HEADER",
     "Figure",
     "Line",
     "RatioTarget",

@@ -32,7 +32,8 @@ import orjson
 
 from benchmarks import machine, profile
 from benchmarks.apps.models import matrix, vector
-from benchmarks.report import Sample, combine, format_table, rows
+from benchmarks.report import HEADER, Row, Sample, cells, combine, format_table, rows
+from benchmarks.results import RatioFigure, RunRecord
 from benchmarks.scenarios import BODIES, MEASUREMENTS, SCENARIOS, Measurement, Scenario
 from benchmarks.servers import Server, server_specs
 from benchmarks.wrk import INSTALL_HINT, WrkResult, run_wrk
@@ -71,6 +72,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="after measuring, sample this measurement's server with py-spy (repeatable)",
     )
     parser.add_argument("--markdown", type=Path, help="also write the results here as Markdown")
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 3.0, 1.0
@@ -269,7 +271,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         args.markdown.write_text(text)
         print(f"Markdown written to {args.markdown}", file=sys.stderr)
+    if args.json:
+        _record(args, argv, table, started, (load_before, load_after)).write(args.json)
+        print(f"JSON written to {args.json}", file=sys.stderr)
     return 0
+
+
+def ratio_figures(table: Sequence[Row]) -> list[RatioFigure]:
+    """Each row's req/s and p99 as multiples of its reference's, with the targets."""
+    figures = []
+    for row in (row for row in table if row.key != row.reference):
+        against = MEASUREMENTS[row.reference].label
+        name = f"{row.scenario}: {row.label}"
+        target = row.target
+        figures.append(
+            RatioFigure(f"{name} req/s", against, row.verdict.ratio, target and target.min_ratio)
+        )
+        if target is not None and target.max_p99_ratio is not None:
+            figures.append(
+                RatioFigure(
+                    f"{name} p99", against, row.verdict.p99_ratio, target.max_p99_ratio, upper=True
+                )
+            )
+    return figures
+
+
+def _record(
+    args: argparse.Namespace,
+    argv: Sequence[str] | None,
+    table: Sequence[Row],
+    started: datetime,
+    loads: tuple[str, str],
+) -> RunRecord:
+    command = "python -m benchmarks.run " + shlex.join(sys.argv[1:] if argv is None else argv)
+    figures = {f"{row.key} req/s": row.sample.wrk.requests_per_second for row in table}
+    return RunRecord.make(
+        "benchmarks.run",
+        command.strip(),
+        started,
+        loads,
+        ratio_figures(table),
+        figures,
+        HEADER,
+        [cells(row) for row in table],
+    )
 
 
 def _profile(

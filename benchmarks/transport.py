@@ -44,11 +44,20 @@ import orjson
 
 from benchmarks import machine, profile
 from benchmarks.apps.models import vector
-from benchmarks.rpc_report import Figure, Line, RatioTarget, combine, format_table, table_rows
+from benchmarks.results import RatioFigure, RunRecord
+from benchmarks.rpc_report import (
+    HEADER,
+    Figure,
+    Line,
+    RatioTarget,
+    combine,
+    format_table,
+    table_rows,
+)
 from benchmarks.servers import ROOT, free_port, process_cpu_seconds, server_specs
 from benchmarks.wrk import INSTALL_HINT, run_wrk
 
-__all__ = ["CASES", "TARGETS", "main"]
+__all__ = ["CASES", "TARGETS", "main", "ratio_figures"]
 
 LUA = ROOT / "benchmarks" / "lua" / "post.lua"
 NPY = "application/x-npy"
@@ -161,6 +170,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="after measuring, sample this case's server and client with py-spy",
     )
     parser.add_argument("--markdown", type=Path, help="also write the results here as Markdown")
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 3.0, 1.0
@@ -415,7 +425,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             args, format_table(cells, markdown=True), started, (load_before, load_after), profiles
         )
         args.markdown.write_text(text)
+    if args.json:
+        command = "python -m benchmarks.transport " + shlex.join(
+            sys.argv[1:] if argv is None else argv
+        )
+        RunRecord.make(
+            "benchmarks.transport",
+            command.strip(),
+            started,
+            (load_before, load_after),
+            ratio_figures(figures),
+            {f"{key} answers/s": figure.rate for key, figure in figures.items()},
+            HEADER,
+            cells,
+        ).write(args.json)
     return 0
+
+
+def ratio_figures(figures: dict[str, Figure]) -> list[RatioFigure]:
+    """Each case's rate as a multiple of FastAPI's and of its floor's, with the targets
+    (the one-in-flight latency target as its p50 ratio, a ceiling)."""
+    labels = {case.key: case.label for case in CASES}
+    out = []
+    for case in CASES:
+        figure = figures.get(case.key)
+        if figure is None:
+            continue
+        for against, name in ((FASTAPI, "FastAPI hello, HTTP"), (case.floor, None)):
+            base = figures.get(against) if against else None
+            if base is None or not base.rate:
+                continue
+            target = next(
+                (t for t in TARGETS if t.key == case.key and t.reference == against), None
+            )
+            label = name or f"floor: {labels[str(against)]}"
+            out.append(
+                RatioFigure(case.label, label, figure.rate / base.rate, target and target.min_ratio)
+            )
+            if target is not None and target.max_p50_ratio is not None and base.p50:
+                out.append(
+                    RatioFigure(
+                        f"{case.label} p50", label, figure.p50 / base.p50,
+                        target.max_p50_ratio, upper=True,
+                    )
+                )  # fmt: skip
+    return out
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "src", "tests", "examples"],
-        ["ruff", "format", "--check", "src", "tests", "examples"],
+        ["ruff", "check", "src", "tests", "examples", "docs/_hooks"],
+        ["ruff", "format", "--check", "src", "tests", "examples", "docs/_hooks"],
         ["mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
