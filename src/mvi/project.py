@@ -2,7 +2,7 @@
 
 The app is named as source-to-image's Python builder names it: ``APP_FILE`` (a Python file,
 by default ``service.py``), ``APP_SCRIPT`` (a shell script, run with bash) or ``APP_MODULE``
-(an ASGI or WSGI application, ``module:attribute``, served by :mod:`mvi.serving.webapp`);
+(an ASGI or WSGI application, ``module:attribute``, served by :mod:`mvi.serving.server.webapp`);
 at most one of them is set (:class:`AppEntry`).
 
 ``mvi init`` creates one, ``mvi run`` and ``mvi test`` work in one, and ``mvi deploy`` ships
@@ -61,8 +61,8 @@ APP_MODULE_VARIABLE = "APP_MODULE"
 """The environment variable naming an ASGI or WSGI application, ``module:attribute``."""
 APP_VARIABLES = (APP_FILE_VARIABLE, APP_SCRIPT_VARIABLE, APP_MODULE_VARIABLE)
 """The variables that say what starts the app; at most one of them is set."""
-WEB_APP_RUNNER = "mvi.serving.webapp"
-"""The module that serves an ``APP_MODULE`` (``python -m mvi.serving.webapp module:app``)."""
+WEB_APP_RUNNER = "mvi.serving.server.webapp"
+"""The module that serves an ``APP_MODULE`` (``python -m mvi.serving.server.webapp m:app``)."""
 
 AppKind = Literal["file", "script", "module"]
 """How an app starts: a Python file, a shell script, or an ASGI/WSGI application."""

@@ -18,7 +18,7 @@ from mvi.project import AppEntry
             {"APP_MODULE": "web.app:server"},
             "module",
             "web.app:server",
-            ["py", "-m", "mvi.serving.webapp", "web.app:server"],
+            ["py", "-m", "mvi.serving.server.webapp", "web.app:server"],
             True,
         ),
         ({"APP_FILE": "", "APP_MODULE": "app:app"}, "module", "app:app", None, True),

@@ -23,8 +23,8 @@ import uvicorn
 from mvi._exceptions import ConfigurationError
 from mvi.manager.app import create_app
 from mvi.manager.layout import PRIVATE_UMASK, DataDir, DataDirLock, exposure_warning
-from mvi.serving.protocols import bounded_protocol
 from mvi.serving.server import LOG_FORMAT, GracefulServer
+from mvi.serving.server.protocols import bounded_protocol
 from mvi.settings import Settings
 
 __all__ = ["configure_logging", "serve", "uvicorn_config"]

@@ -13,7 +13,7 @@ from tests.integration.serving._helpers import rss_kib, send_head
 SERVICE = """
 import sys
 from mvi import service
-from mvi.serving.protocols import bounded_protocol
+from mvi.serving.server.protocols import bounded_protocol
 from mvi.serving.server import GracefulServer, uvicorn_config
 
 @service.entrypoint

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mvi.serving.protocols import HeadCounter, bounded_protocol
+from mvi.serving.server.protocols import HeadCounter, bounded_protocol
 
 
 @pytest.mark.parametrize(

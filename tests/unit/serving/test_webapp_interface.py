@@ -1,4 +1,4 @@
-"""``mvi.serving.webapp.interface_of``: ASGI 3 or WSGI, decided without calling the app."""
+"""``mvi.serving.server.webapp.interface_of``: ASGI 3 or WSGI, decided without calling the app."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mvi._exceptions import ProjectError
-from mvi.serving.webapp import interface_of
+from mvi.serving.server.webapp import interface_of
 
 
 async def asgi_function(scope: Any, receive: Any, send: Any) -> None:

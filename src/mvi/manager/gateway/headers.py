@@ -29,7 +29,7 @@ from starlette.types import Scope
 
 from mvi.manager.gateway.routing import Resolution, Route
 from mvi.manager.origins import origin_of, relative_location
-from mvi.serving.credential import REPLICA_KEY_HEADER
+from mvi.serving.server.credential import REPLICA_KEY_HEADER
 
 __all__ = [
     "HOP_BY_HOP",

@@ -26,7 +26,7 @@ from mvi.manager.gateway.balancer import Balancer, Endpoint
 from mvi.manager.gateway.routing import Route
 from mvi.manager.gateway.shadows import Answer, Exchange, ShadowBook, ShadowStats
 from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
-from mvi.serving.credential import REPLICA_KEY_HEADER
+from mvi.serving.server.credential import REPLICA_KEY_HEADER
 
 __all__ = ["SHADOW_HEADER", "Mirror"]
 

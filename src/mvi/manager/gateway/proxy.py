@@ -58,7 +58,7 @@ from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBo
 from mvi.manager.gateway.traffic import TrafficMeter
 from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
 from mvi.manager.gateway.websocket import WebSocketRelay
-from mvi.serving.credential import REPLICA_KEY_HEADER
+from mvi.serving.server.credential import REPLICA_KEY_HEADER
 from mvi.settings import Settings
 
 __all__ = ["Gateway", "clarify_not_found"]

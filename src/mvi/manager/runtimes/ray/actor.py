@@ -30,7 +30,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from mvi.manager.runtimes.ray.bundle import Bundle, NodeFiles, materialize
-from mvi.serving.credential import REPLICA_KEY_HEADER
+from mvi.serving.server.credential import REPLICA_KEY_HEADER
 
 __all__ = ["ReplicaHost", "ReplicaPlan"]
 

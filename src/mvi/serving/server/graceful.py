@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from mvi.serving.app import ServiceApp
-from mvi.serving.credential import ReplicaGuard
-from mvi.serving.protocols import bounded_protocol
+from mvi.serving.server.credential import ReplicaGuard
+from mvi.serving.server.protocols import bounded_protocol
 
 if TYPE_CHECKING:
     from mvi.serving.service import Service

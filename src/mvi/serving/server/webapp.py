@@ -1,6 +1,6 @@
 """The runner of an ``APP_MODULE``: any ASGI or WSGI application, served by uvicorn.
 
-``python -m mvi.serving.webapp module:attribute`` imports ``module`` from the working
+``python -m mvi.serving.server.webapp module:attribute`` imports ``module`` from the working
 directory (the project folder), takes ``attribute`` and serves it on ``MVI_HOST`` and
 ``MVI_PORT`` (which the manager sets, as it sets ``PORT``). An ASGI 3 application (a
 coroutine function or an object whose ``__call__`` is one, as Starlette, FastAPI or
@@ -26,8 +26,8 @@ import uvicorn
 
 from mvi._exceptions import ProjectError
 from mvi.project import APP_MODULE_VARIABLE
-from mvi.serving.protocols import bounded_protocol
 from mvi.serving.server import GracefulServer, configure_logging
+from mvi.serving.server.protocols import bounded_protocol
 from mvi.settings import get_settings
 
 __all__ = ["Interface", "interface_of", "load_app", "main", "webapp_config"]
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve the application named by the one argument; the exit status."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m mvi.serving.webapp module:attribute", file=sys.stderr)
+        print("usage: python -m mvi.serving.server.webapp module:attribute", file=sys.stderr)
         return 2
     configure_logging(get_settings().log_level)
     try:
