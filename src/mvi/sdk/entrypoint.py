@@ -16,6 +16,7 @@ from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
 from mvi._exceptions import EntrypointDefinitionError
 from mvi.sdk.protobuf import protobuf_validator
+from mvi.sdk.routes import check_methods, check_path
 
 __all__ = ["Entrypoint", "ServingOptions"]
 
@@ -114,6 +115,11 @@ class ServingOptions:
 
     schema: Any = None
     """A protobuf message class the request JSON must fit (400 naming the field if not)."""
+    path: Any = None
+    """The path it answers, like ``/classify`` or ``/`` (default ``/{name}``)."""
+    methods: Any = None
+    """The HTTP methods it answers (default ``["POST"]``; GET and DELETE only when every
+    parameter has a default)."""
     execution: str = "auto"
     """Where a plain ``def`` (or each batch of one) runs in the service process: ``auto``,
     ``inline`` or ``thread`` (see :mod:`mvi.serving.engine.execution`)."""
@@ -196,7 +202,8 @@ class ServingOptions:
 
 @dataclass
 class Entrypoint:
-    """A function (or a class with ``__call__``) exposed as ``POST {root}/{name}``.
+    """A function (or a class with ``__call__``) exposed as ``POST {root}/{name}`` (or the
+    ``path`` and ``methods`` it was given).
 
     A class is instantiated once per process that runs it (its ``__init__`` loads the
     model), when serving starts, never at import. With ``batch_size`` the function takes
@@ -220,6 +227,10 @@ class Entrypoint:
     parameter_names: tuple[str, ...] = field(init=False)
     annotations: dict[str, Any] = field(init=False)
     """Per-caller type of each parameter (the item type when batched)."""
+    path: str = field(init=False)
+    """The path it answers (``/{name}`` unless ``path=`` says otherwise)."""
+    methods: tuple[str, ...] = field(init=False)
+    """The HTTP methods it answers (``("POST",)`` unless ``methods=`` says otherwise)."""
     check_schema: Callable[[bytes], None] | None = field(init=False, default=None)
     _direct_model: type[BaseModel] = field(init=False, repr=False)
     _signature: inspect.Signature = field(init=False, repr=False)
@@ -278,6 +289,12 @@ class Entrypoint:
             fields[pname] = (item, default)
             direct[pname] = (annotation, ... if param.default is _EMPTY else param.default)
         self.parameter_names = tuple(fields)
+        options = self.serving
+        self.path = check_path(f"/{self.name}" if options.path is None else options.path, self.name)
+        needs_body = any(param.default is _EMPTY for param in signature.parameters.values())
+        self.methods = check_methods(
+            ("POST",) if options.methods is None else options.methods, self.name, needs_body
+        )
         self.annotations = {pname: spec[0] for pname, spec in fields.items()}
         model_name = "".join(part.capitalize() for part in self.name.split("_")) + "Request"
         try:

@@ -25,6 +25,7 @@ from mvi._exceptions import (
     UnknownParameter,
     UnknownVariable,
 )
+from mvi.sdk.routes import BODYLESS_METHODS
 from mvi.serving.docs import install_docs
 from mvi.serving.endpoint import EntrypointEndpoint, encode_json, validation_errors
 from mvi.serving.http import JSON, json_body, send_response, validation_failed
@@ -68,7 +69,7 @@ def _doc_endpoint(entrypoint: Entrypoint) -> Callable[..., Any]:
         raise RuntimeError("unreachable")
 
     params = []
-    if entrypoint.parameter_names:
+    if entrypoint.parameter_names and not BODYLESS_METHODS.issuperset(entrypoint.methods):
         params.append(
             inspect.Parameter(
                 "body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=entrypoint.request_model
@@ -115,8 +116,8 @@ def _merged(base: dict[str, Any] | None, extra: dict[str, Any]) -> dict[str, Any
 
 
 def add_entrypoint_route(app: FastAPI, service: Service, entrypoint: Entrypoint) -> None:
-    """Expose ``entrypoint`` on ``app`` at ``POST /{name}``."""
-    options = {k: v for k, v in entrypoint.options.items() if k != "methods"}
+    """Expose ``entrypoint`` on ``app`` at its path (``/{name}``) for its methods (POST)."""
+    options = dict(entrypoint.options)
     if "response_model" not in options and entrypoint.response_adapter is not None:
         options["response_model"] = entrypoint.response_annotation
     options.setdefault("tags", ["entrypoints"])
@@ -125,15 +126,17 @@ def add_entrypoint_route(app: FastAPI, service: Service, entrypoint: Entrypoint)
         options["openapi_extra"] = _merged(options.get("openapi_extra"), binary)
     handler = EntrypointEndpoint(entrypoint, service)
     route = EntrypointRoute(
-        f"/{entrypoint.name}",
+        entrypoint.path,
         _doc_endpoint(entrypoint),
-        methods=["POST"],
+        methods=list(entrypoint.methods),
         handler=handler,
         **options,
     )
     app.router.routes.append(route)
     app.openapi_schema = None
     service.endpoints[entrypoint.name] = handler
+    for method in entrypoint.methods:
+        service.route_endpoints[(method, entrypoint.path)] = handler
 
 
 _START = Query(None, description="Earliest time: ISO 8601 (no zone: UTC) or epoch seconds.")
@@ -376,8 +379,8 @@ class ServiceApp:
                     status, body = _readiness(self.service)
                     await send_response(send, status, body, JSON, [])
                     return
-            if method == "POST" and not self.fastapi.user_middleware:
-                endpoint = self.service.endpoints.get(route[1:])
+            if not self.fastapi.user_middleware:
+                endpoint = self.service.route_endpoints.get((method, route or "/"))
                 if endpoint is not None:
                     try:
                         await endpoint(scope, receive, send)

@@ -67,6 +67,8 @@ class Service(ServiceDefinition):
         self._settings = settings
         self.parameters.on_change(self._monitor_parameter)
         self.endpoints: dict[str, EntrypointEndpoint] = {}
+        self.route_endpoints: dict[tuple[str, str], EntrypointEndpoint] = {}
+        """Each entrypoint's endpoint by (method, path), as the front door looks it up."""
         self.state: State = "idle"
         self._app: FastAPI | None = None
         self._metrics: ServiceMetrics | None = None

@@ -107,6 +107,8 @@ def test_source_and_git_together_or_ref_alone_are_refused(
 ) -> None:
     both = manager.cli("deploy", "bad_git", "1.0.0", str(repo[0]), "--git", str(repo[0]))
     assert both.returncode == 1 and "not both" in both.stderr
+    neither = manager.cli("deploy", "bad_git", "1.0.0")
+    assert neither.returncode == 1 and "or --git URL" in neither.stderr
     alone = manager.cli("deploy", "bad_git", "1.0.0", str(repo[0]), "--ref", "v1")
     assert alone.returncode == 1 and "give --git URL too" in alone.stderr
     assert_nothing_left(manager, "bad_git", "1.0.0")

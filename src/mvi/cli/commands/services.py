@@ -217,8 +217,10 @@ def deploy(
     """Deploy SOURCE (or the commit --git and --ref name) as NAME VERSION: upload, build its
     environment, start it, wait for it."""
     settings = get_settings()
-    if (source is None) == (git is None):
+    if source is not None and git is not None:
         fail("Give the project folder (or .tar.gz) to deploy, or --git URL, not both")
+    if source is None and git is None:
+        fail("Give the project folder (or .tar.gz) to deploy, or --git URL")
     if ref is not None and git is None:
         fail("--ref chooses what --git clones; give --git URL too")
     console.print("Deploying service...", markup=False)
