@@ -118,9 +118,14 @@ class DataDir:
         return f"sqlite:///{self.monitoring_dir(name, version) / 'monitoring.db'}"
 
     def create(self) -> None:
-        """Make the directories (private to this user), and move the monitoring databases
+        """Make the directories (private to this user), make a registry that an older
+        manager left readable by others private (0600), and move the monitoring databases
         of older managers (``monitoring/{key}.db``) into their version's folder."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for suffix in ("", "-wal", "-shm"):
+            part = self.registry_file.with_name(self.registry_file.name + suffix)
+            if part.exists() and part.stat().st_mode & 0o077:
+                part.chmod(0o600)
         for path in (self.logs / "services", self.services, self.envs, self.monitoring, self.tmp):
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
         for old in self.monitoring.glob("*.db"):
