@@ -197,6 +197,9 @@ class EnvironmentBuilder:
         """Whether requirements may choose where packages come from."""
         self.find_links = find_links
         """Folders of wheels the operator trusts, given to every build as find-links."""
+        self.readable_by_all = False
+        """Make every environment readable by all users (versions run as uids of their
+        own: isolation mode ``user``)."""
         self.sdk = sdk or SdkSource.detect()
         self.python = python or sys.executable
         self._uv = uv
@@ -254,8 +257,8 @@ class EnvironmentBuilder:
             except BaseException:
                 await asyncio.to_thread(shutil.rmtree, path, True)
                 raise
-            # versions of other uids run from it (isolation mode user): readable by all
-            await asyncio.to_thread(make_readable, path)
+            if self.readable_by_all:  # versions of other uids run from it
+                await asyncio.to_thread(make_readable, path)
             (path / COMPLETE_MARK).write_text(self.sdk.identity + "\n")
             return Environment(key, path, reused=False)
 
@@ -302,7 +305,7 @@ class EnvironmentBuilder:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_shared_umask,
+            preexec_fn=_shared_umask if self.readable_by_all else None,
         )
         try:
             output, _ = await asyncio.wait_for(process.communicate(), self.timeout)

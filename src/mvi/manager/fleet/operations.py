@@ -84,6 +84,7 @@ class Fleet:
             isolation = sandbox.detect_isolation(settings.manager_isolation, layout.root, readable)
         self.isolation = isolation
         """How versions are kept from the manager's data (shown by ``/api/health``)."""
+        builder.readable_by_all = isolation.mode == IsolationMode.USER
         self.balancer = balancer or Balancer()
         """The gateway's replicas of each version (kept current here) and their load."""
         self.status_listeners: list[Callable[[StatusEvent], Awaitable[None]]] = []

@@ -171,7 +171,8 @@ class Confinement:
     uid: int | None = None
     """The version's own uid and gid (mode ``user``)."""
     owned: tuple[Path, ...] = ()
-    """Folders given to the version's uid (its source, its monitoring data)."""
+    """The version's own folders (its source, its monitoring data): made before a start,
+    and given to its uid in mode ``user``."""
     searchable: tuple[Path, ...] = ()
     """Folders made searchable (never listable) by others, so the uid reaches ``owned``."""
     readable: tuple[Path, ...] = ()
@@ -215,5 +216,5 @@ def confinement_for(
     )
     writable = tuple(Path(p) for p in SYSTEM_WRITABLE if not data_dir.is_relative_to(p))
     return Confinement(
-        mode, None, (), (), (*readable, environment), (*owned, *writable), home=workdir
+        mode, None, owned, (), (*readable, environment), (*owned, *writable), home=workdir
     )

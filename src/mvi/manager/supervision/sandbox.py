@@ -77,12 +77,12 @@ def _chown_tree(root: Path, uid: int) -> None:
 def prepare(confinement: Confinement | None) -> None:
     """Make the folders ready for a start: the version's own given to its uid (0700), the
     folders on the way to them searchable by others."""
-    if confinement is None or confinement.uid is None:
-        for path in confinement.owned if confinement is not None else ():
-            path.mkdir(parents=True, exist_ok=True)
+    if confinement is None:
         return
     for path in confinement.owned:
         path.mkdir(parents=True, exist_ok=True)
+    if confinement.uid is None:
+        return
     for folder in confinement.searchable:
         mode = stat.S_IMODE(folder.stat().st_mode)
         if not mode & stat.S_IXOTH:

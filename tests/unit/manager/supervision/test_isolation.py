@@ -129,6 +129,7 @@ def test_landlock_reads_the_system_and_writes_only_the_versions_folders() -> Non
     assert {Path("/usr"), Path("/etc"), Path("/src/mvi"), Path("/srv/mvi/envs/abc")} <= readable
     assert Path("/dev") not in readable  # never a disk
     assert {Path("/srv/mvi/services/hello/1.0.0"), Path("/tmp")} <= writable
+    assert set(confinement.owned) <= writable  # made before the start, so the rules hold
     assert not any(Path("/srv/mvi").is_relative_to(path) for path in readable | writable)
 
 
