@@ -298,8 +298,12 @@ def create_app(
     api.include_router(api_router([bearer, *api_dependencies]))
 
     @api.get("/api/health", tags=["manager"], summary="The manager is up")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health(request: Request) -> dict[str, str]:
+        """``ok``, and how services are isolated from the manager's data (``isolation``:
+        user, landlock or none; see docs/security.md)."""
+        fleet = getattr(request.app.state, "fleet", None)
+        isolation = fleet.isolation.mode if fleet is not None else "unknown"
+        return {"status": "ok", "isolation": str(isolation)}
 
     return ManagerApp(
         api,

@@ -11,8 +11,9 @@ manager's (paths only, no I/O but :meth:`DataDir.create` and :class:`DataDirLock
       logs/services/{name}_{version}.log   each version's stdout and stderr (rotated)
       services/{name}/{version}/           each version's unpacked source
       envs/{key}/               virtual environments, shared by versions with equal requirements
-      monitoring/{name}_{version}.db       each version's monitoring data (kept across
-                                           restarts, redeploys and kills)
+      monitoring/{name}_{version}/monitoring.db   each version's monitoring data (kept
+                                           across restarts, redeploys and kills; a folder
+                                           of its own, which the version may write)
       tmp/                      uploads and builds in progress (emptied at start)
 """
 
@@ -108,15 +109,32 @@ class DataDir:
         """A version's log file."""
         return self.logs / "services" / f"{version_key(name, version)}.log"
 
+    def monitoring_dir(self, name: str, version: str) -> Path:
+        """The folder of a version's monitoring database (the version writes there)."""
+        return self.monitoring / version_key(name, version)
+
     def monitoring_url(self, name: str, version: str) -> str:
         """The SQLite URL of a version's monitoring database."""
-        return f"sqlite:///{self.monitoring / (version_key(name, version) + '.db')}"
+        return f"sqlite:///{self.monitoring_dir(name, version) / 'monitoring.db'}"
 
     def create(self) -> None:
-        """Make the directories (private to this user)."""
+        """Make the directories (private to this user), make a registry that an older
+        manager left readable by others private (0600), and move the monitoring databases
+        of older managers (``monitoring/{key}.db``) into their version's folder."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for suffix in ("", "-wal", "-shm"):
+            part = self.registry_file.with_name(self.registry_file.name + suffix)
+            if part.exists() and part.stat().st_mode & 0o077:
+                part.chmod(0o600)
         for path in (self.logs / "services", self.services, self.envs, self.monitoring, self.tmp):
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for old in self.monitoring.glob("*.db"):
+            folder = self.monitoring / old.stem
+            folder.mkdir(mode=0o700, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                part = old.with_name(old.name + suffix)
+                if part.exists():
+                    part.rename(folder / f"monitoring.db{suffix}")
 
 
 class DataDirLock:

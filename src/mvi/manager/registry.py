@@ -117,7 +117,7 @@ class ServiceVersion(ScalingColumns, SourceColumns, Base):
     """Key of the virtual environment; ``None`` until the build finished."""
     source_sha256: Mapped[str] = mapped_column(String(64), default="")
     access_token: Mapped[str | None] = mapped_column(Text, nullable=True)
-    """The token the version presents to the manager (``MVI_SERVICE_ACCESS_TOKEN``)."""
+    """The SHA-256 of the version's token (``MVI_SERVICE_ACCESS_TOKEN``), made again at starts."""
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     shadow: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

@@ -60,6 +60,17 @@ class ManagerSettings(Group):
     manager_max_archive_members: int = Field(
         20_000, ge=1, description="Most files and folders a deploy archive may hold."
     )
+    manager_allow_index_options: bool = Field(
+        False,
+        description="Let a deployed requirements.txt choose where packages come from "
+        "(--index-url, --extra-index-url, --find-links, --trusted-host, --no-index, "
+        "requirements from a URL); refused by default (422 naming the line).",
+    )
+    manager_find_links: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated local folders of wheels the operator trusts (e.g. "
+        "/opt/wheels), given to every environment build as find-links.",
+    )
     manager_build_timeout: float = Field(
         900.0, gt=0, description="Seconds an environment build (uv) may take."
     )
@@ -103,6 +114,23 @@ class ManagerSettings(Group):
         True,
         description="Stop the services when the manager stops gracefully; when false they "
         "keep running and the next manager adopts them.",
+    )
+    manager_isolation: Literal["auto", "user", "landlock", "none"] = Field(
+        "auto",
+        description="How each version is kept from the manager's data (its key, registry, "
+        "other versions): `user` (a uid of its own, the manager runs as root), `landlock` "
+        "(a Landlock ruleset), `none` (not at all: a loud warning at start), or `auto` "
+        "(the first that works here); see docs/security.md.",
+    )
+    manager_isolation_uid_base: int = Field(
+        200_000,
+        ge=1000,
+        le=2**31 - 2**20,
+        description="First uid (and gid) given to versions in isolation mode `user`; no "
+        "/etc/passwd entry is needed, but no other user of the machine may have one.",
+    )
+    manager_isolation_uid_count: int = Field(
+        65_536, ge=1, le=2**20, description="How many uids from the base versions may get."
     )
     # -- manager: where versions run (local processes or a Ray cluster), replicas --------
     manager_runtime: Literal["local", "ray"] = Field(
@@ -255,7 +283,15 @@ class ManagerSettings(Group):
             raise ValueError(f"not an http(s)://host[:port] URL without a path: {value!r}")
         return value
 
-    @field_validator("manager_alert_emails", mode="before")
+    @field_validator("manager_find_links")
+    @classmethod
+    def _check_find_links(cls, value: list[Path]) -> list[Path]:
+        relative = [str(path) for path in value if not path.is_absolute()]
+        if relative:
+            raise ValueError(f"not absolute folders: {', '.join(relative)}")
+        return value
+
+    @field_validator("manager_alert_emails", "manager_find_links", mode="before")
     @classmethod
     def _split_emails(cls, value: object) -> object:
         return comma_list(value)

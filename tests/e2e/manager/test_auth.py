@@ -6,6 +6,7 @@ services' own tokens, ``--no-auth``, and no secret in any log, error body or met
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import pty
@@ -81,7 +82,7 @@ def test_every_api_and_gateway_route_needs_a_token(
 
 def test_health_login_and_the_api_docs_are_open(manager: Manager) -> None:
     with anonymous(manager) as client:
-        assert client.get("/api/health").json() == {"status": "ok"}
+        assert client.get("/api/health").json()["status"] == "ok"
         assert client.post("/api/login", json={}).status_code == 422  # reached, not refused
         schema = client.get("/openapi.json").json()
         assert "HTTPBearer" in schema["components"]["securitySchemes"]
@@ -352,8 +353,9 @@ def test_the_first_start_prints_a_random_admin_password_once(tmp_path: Path, gre
         assert handle.log_path.read_text().count(password) == 1  # not shown again
         handle.login(password)
         handle.wait_status("legacy", "1.0.0", "running")
-        token = registered_token(handle, "legacy", "1.0.0")
-        assert service_token(handle, "legacy") == token
+        stored = registered_token(handle, "legacy", "1.0.0")
+        token = service_token(handle, "legacy")
+        assert hashlib.sha256(token.encode()).hexdigest() == stored  # only its hash is kept
         with anonymous(handle) as client:
             noted = client.post(
                 "/api/notifications",
@@ -427,8 +429,17 @@ def secret_run(tmp_path: Path) -> Iterator[tuple[Manager, dict[str, str]]]:
         handle.cleanup()
 
 
+def launched_token(manager: Manager, name: str, version: str) -> str:
+    """The token a version was started with (from its process's environment)."""
+    pid = manager.record(name, version)["pid"]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    found = [v for v in environ if v.startswith(b"MVI_SERVICE_ACCESS_TOKEN=")]
+    assert found, "the version was started without its token"
+    return found[0].split(b"=", 1)[1].decode()
+
+
 def registered_token(manager: Manager, name: str, version: str) -> str:
-    """A version's token as the registry keeps it (to look for it elsewhere)."""
+    """A version's token as the registry keeps it: its SHA-256."""
     with sqlite3.connect(manager.data_dir / "registry.db") as db:
         row = db.execute(
             "SELECT access_token FROM service_versions WHERE name = ? AND version = ?",
@@ -461,7 +472,7 @@ def test_no_secret_in_logs_error_bodies_or_metrics(
         for token in (api_token + "x", "garbage.token.value", "-"):
             bodies.append(client.get("/api/services", headers=bearer(token)).text)
             bodies.append(client.post("/services/keeper/alert", headers=bearer(token)).text)
-        keeper = registered_token(handle, "keeper", "1.0.0")
+        keeper = launched_token(handle, "keeper", "1.0.0")
         bodies.append(client.get("/api/services", headers=bearer(keeper)).text)  # 403
         metrics = handle.http.get("/services/keeper/~metrics")
         assert metrics.status_code == 200

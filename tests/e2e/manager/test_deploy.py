@@ -123,8 +123,9 @@ def test_service_gets_the_manager_environment(manager: Manager, tmp_path: Path) 
     assert env["MVI_MANAGER_URL"] == manager.url
     assert env["MVI_MANAGER_HOSTNAME"] == socket.gethostname()
     db = env["MVI_SERVICE_DB_URL"]
-    assert db.startswith("sqlite:///") and db.endswith("/monitoring/env_check_1.2.3.db")
-    assert Path(db.removeprefix("sqlite:///")).parent == (manager.data_dir / "monitoring").resolve()
+    assert db.startswith("sqlite:///") and db.endswith("/monitoring/env_check_1.2.3/monitoring.db")
+    monitoring = (manager.data_dir / "monitoring").resolve()
+    assert Path(db.removeprefix("sqlite:///")).parent.parent == monitoring
     assert env["MVI_SERVICE_DB_TABLE_LIMIT"] == "10rows"  # .s2i/environment wins here
     assert env["GREETER_COLOUR"] == "blue"
     assert "MVI_MANAGER_MAX_UPLOAD_BYTES" not in env  # the manager's own settings stay its own

@@ -3,6 +3,8 @@ give exactly the models' schema, and the queries keep one main per name."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -107,3 +109,16 @@ def test_columns_round_trip(engine: Engine) -> None:
     assert fetched.deployed_at == row.deployed_at and fetched.deployed_at.tzinfo is not None
     assert registry.used_ports() == {4242} and registry.env_keys() == {"k" * 24}
     assert registry.update("nothing", "1.0.0", status="x") is None
+
+
+def test_0007_keeps_the_hash_of_each_stored_token_not_the_token(engine: Engine) -> None:
+    upgrade(engine, "0006_deploy_sources")
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiIxIn0.c2lnbmF0dXJl"
+    registry = Registry(engine)  # 0007 changes no column: the models fit 0006
+    registry.add("hello", "1.0.0", status="running", port=1, app_file="service.py",
+                 environment={}, source_sha256="0" * 64, access_token=token)  # fmt: skip
+    add(registry, "bare", "1.0.0", port=2)
+    upgrade(engine)
+    upgrade(engine)  # a hash is not hashed again
+    stored = {row.name: row.access_token for row in Registry(engine).versions()}
+    assert stored == {"hello": hashlib.sha256(token.encode()).hexdigest(), "bare": None}

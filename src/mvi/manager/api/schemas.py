@@ -185,6 +185,10 @@ class ManagerInfo(BaseModel):
     registry: str = Field(description="Database kind of the registry (sqlite, postgresql).")
     started_at: datetime
     services: int = Field(description="Deployed versions.")
+    isolation: str = Field(
+        description="How services are kept from the manager's data: user, landlock or none."
+    )
+    isolation_reason: str = Field(description="Why that mode is in force, in words.")
 
 
 # -- rollout: shadows and the history of mains ---------------------------------------------

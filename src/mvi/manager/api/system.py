@@ -30,6 +30,8 @@ async def info(request: Request) -> ManagerInfo:
         registry=fleet.parts.registry.engine.dialect.name,
         started_at=request.app.state.started_at,
         services=len(rows),
+        isolation=str(fleet.isolation.mode),
+        isolation_reason=fleet.isolation.reason,
     )
 
 

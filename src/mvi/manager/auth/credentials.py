@@ -27,7 +27,7 @@ from sqlalchemy import delete, or_, select
 
 from mvi._exceptions import ConfigurationError, UnknownToken
 from mvi.manager.auth.access import Principal, TokenKind
-from mvi.manager.auth.tokens import Authenticator, TokenCodec, TokenRecord
+from mvi.manager.auth.tokens import Authenticator, Claims, TokenCodec, TokenRecord, token_hash
 from mvi.manager.registry import AccessToken, Registry, User, now
 
 __all__ = [
@@ -123,6 +123,7 @@ def _record_of(row: AccessToken) -> TokenRecord:
         subject=row.subject,
         expires_at=None if row.expires_at is None else row.expires_at.timestamp(),
         revoked=row.revoked_at is not None,
+        issued_at=row.created_at.timestamp(),
     )
 
 
@@ -239,6 +240,30 @@ class Authority:
             version=version,
         )
         return issued.token
+
+    def service_token(self, name: str, version: str, stored_hash: str | None) -> str | None:
+        """The live token of a version, made again from its record (only its hash is
+        stored: ``stored_hash``); ``None`` when it has none, or none of that hash."""
+        key = f"{name}_{version}"
+        for record in self.records.values():
+            if record.kind != TokenKind.SERVICE or record.subject != key or record.revoked:
+                continue
+            if record.issued_at is None:
+                continue
+            token = self.codec.sign(
+                Claims(
+                    record.jti,
+                    record.kind,
+                    key,
+                    record.issued_at,
+                    record.expires_at,
+                    service=name,
+                    version=version,
+                )
+            )
+            if stored_hash is not None and token_hash(token) == stored_hash:
+                return token
+        return None
 
     def tokens(self, *, include_dead: bool = False) -> list[AccessToken]:
         """Issued tokens, newest first (without the revoked and expired unless asked)."""

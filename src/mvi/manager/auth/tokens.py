@@ -11,6 +11,7 @@ then the id against the known tokens (unknown or revoked -> refused). Any failur
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -32,10 +33,19 @@ __all__ = [
     "TokenRecord",
     "credential_from_headers",
     "token_from_headers",
+    "token_hash",
     "without_credentials",
 ]
 
 ALGORITHM = "HS256"
+
+
+def token_hash(token: str) -> str:
+    """What the registry keeps of a token: its SHA-256 (hex). A token is 128 random bits
+    and a signature, so its hash needs no salt or stretching."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 """The only signing algorithm the manager makes or accepts."""
 COOKIE_NAME = "mvi_token"
 """The cookie that may carry a token (the dashboard's); ``Authorization`` wins over it."""
@@ -106,6 +116,7 @@ class TokenRecord:
     subject: str
     expires_at: float | None
     revoked: bool = False
+    issued_at: float | None = None
 
 
 class TokenCodec:
@@ -139,18 +150,23 @@ class TokenCodec:
             service=service,
             version=version,
         )
+        return self.sign(claims), claims
+
+    def sign(self, claims: Claims) -> str:
+        """The token of ``claims``: the same text every time (HS256 is deterministic), so a
+        token that only its hash is kept of can be made again from its record."""
         payload: dict[str, Any] = {
             "jti": claims.jti,
-            "typ": str(kind),
-            "sub": subject,
+            "typ": str(claims.kind),
+            "sub": claims.subject,
             "iat": int(claims.issued_at),
         }
         if claims.expires_at is not None:
             payload["exp"] = int(claims.expires_at)
-        if service is not None:
-            payload["svc"] = service
-            payload["ver"] = version
-        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
+        if claims.service is not None:
+            payload["svc"] = claims.service
+            payload["ver"] = claims.version
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def decode(self, token: str, now: float) -> Claims:
         """The claims of ``token`` if it is signed by this secret with HS256 and unexpired.

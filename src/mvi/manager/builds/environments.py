@@ -8,10 +8,16 @@ so a redeploy with unchanged requirements builds nothing. Requirements that poin
 paths (``./pkg``, ``-e``, ``file:``) depend on files the text does not show, so their key
 also covers the uploaded archive.
 
-How the SDK gets in: when the manager's ``mvi`` was installed from a local source tree
-(``pip install -e .`` or ``pip install /path``), its ``direct_url.json`` names that tree and
-the environment gets it from there (editable when the manager's is); otherwise ``mvi==<version>``
-comes from the package index.
+What the requirements may ask for is checked first
+(:mod:`~mvi.manager.builds.requirements`: named requirements and paths inside the project;
+index options only where the manager allows them); the checked lines are what uv installs,
+with the operator's wheel folders (``MVI_MANAGER_FIND_LINKS``) as find-links.
+
+How the SDK gets in: always the manager's own, never a requirement's (a requirement on
+``mvi`` is dropped, with a warning when it asks for another version). When the manager's
+``mvi`` was installed from a local source tree (``pip install -e .`` or ``pip install
+/path``), its ``direct_url.json`` names that tree and the environment gets it from there
+(editable when the manager's is); otherwise ``mvi==<version>`` comes from the package index.
 
 An environment is built in its final folder and marked complete only at the end; a folder
 without the mark (a build cut short) is rebuilt. A failed build is removed and raises
@@ -29,6 +35,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +48,7 @@ from packaging.utils import canonicalize_name
 
 from mvi._exceptions import BuildFailed
 from mvi._version import __version__
+from mvi.manager.builds.requirements import RequirementsPlan, plan_requirements
 
 __all__ = [
     "COMPLETE_MARK",
@@ -50,6 +58,7 @@ __all__ = [
     "SdkSource",
     "environment_key",
     "error_lines",
+    "make_readable",
     "pins_sdk",
     "uses_local_paths",
 ]
@@ -73,6 +82,12 @@ class SdkSource:
     """Arguments to ``uv pip install`` that install it."""
     identity: str
     """What the environment key records about it."""
+
+    @property
+    def trees(self) -> tuple[Path, ...]:
+        """The local source trees it is installed from (what versions must be able to read
+        when it is editable)."""
+        return tuple(Path(arg) for arg in self.args if arg.startswith("/"))
 
     @classmethod
     def detect(cls) -> SdkSource:
@@ -177,9 +192,18 @@ class EnvironmentBuilder:
         sdk: SdkSource | None = None,
         python: str | None = None,
         uv: str | None = None,
+        allow_index_options: bool = False,
+        find_links: tuple[Path, ...] = (),
     ) -> None:
         self.envs_dir = envs_dir
         self.timeout = timeout
+        self.allow_index_options = allow_index_options
+        """Whether requirements may choose where packages come from."""
+        self.find_links = find_links
+        """Folders of wheels the operator trusts, given to every build as find-links."""
+        self.readable_by_all = False
+        """Make every environment readable by all users (versions run as uids of their
+        own: isolation mode ``user``)."""
         self.sdk = sdk or SdkSource.detect()
         self.python = python or sys.executable
         self._uv = uv
@@ -194,11 +218,22 @@ class EnvironmentBuilder:
             self._uv = uv.find_uv_bin()
         return self._uv
 
+    def plan_for(self, project: Path) -> RequirementsPlan:
+        """The checked requirements of the project at ``project``; raises
+        :class:`~mvi._exceptions.InvalidDeployment` naming the line that is refused."""
+        return plan_requirements(
+            _project_reader(project),
+            allow_index_options=self.allow_index_options,
+            sdk_version=__version__,
+        )
+
     def key_for(self, project: Path, source_sha256: str) -> str:
         """The environment key of the project unpacked at ``project``."""
-        requirements = _read_requirements(project)
-        extra = source_sha256 if uses_local_paths(requirements) else ""
-        return environment_key(requirements, self.sdk, f"{self.python}:{sys.version}", extra)
+        plan = self.plan_for(project)
+        text = "\n".join([*plan.requirements, "--constraints", *plan.constraints])
+        links = "\n".join(str(path) for path in self.find_links)
+        extra = (source_sha256 if plan.local_paths else "") + links
+        return environment_key(text, self.sdk, f"{self.python}:{sys.version}", extra)
 
     def path_of(self, key: str) -> Path:
         """Where the environment ``key`` lives."""
@@ -229,21 +264,32 @@ class EnvironmentBuilder:
             except BaseException:
                 await asyncio.to_thread(shutil.rmtree, path, True)
                 raise
+            if self.readable_by_all:  # versions of other uids run from it
+                await asyncio.to_thread(make_readable, path)
             (path / COMPLETE_MARK).write_text(self.sdk.identity + "\n")
             return Environment(key, path, reused=False)
 
     async def _build(self, project: Path, path: Path, on_output: OutputSink | None) -> None:
-        requirements = _read_requirements(project)
+        plan = self.plan_for(project)
         venv = [self.uv, "venv", "--quiet", "--python", self.python, str(path)]
         await self._run(venv, project, on_output)
         # compiled once here, because every start of the service would compile its imports
         # again where bytecode is not written (read-only trees, PYTHONDONTWRITEBYTECODE)
         python = str(path / "bin" / "python")
         args = [self.uv, "pip", "install", "--compile-bytecode", "--python", python]
-        if (project / "requirements.txt").is_file() and _requirement_lines(requirements):
-            args += ["-r", str(project / "requirements.txt")]
-        if not pins_sdk(requirements):
-            args += list(self.sdk.args)
+        requirements, constraints = plan.text(str(project))
+        checked = path / ".mvi-requirements.txt"
+        if requirements:
+            checked.write_text(requirements, encoding="utf-8")
+            args += ["-r", str(checked)]
+        if constraints:
+            (path / ".mvi-constraints.txt").write_text(constraints, encoding="utf-8")
+            args += ["-c", str(path / ".mvi-constraints.txt")]
+        for folder in self.find_links:
+            args += ["--find-links", str(folder)]
+        args += list(self.sdk.args)  # the manager's own SDK, whatever the requirements say
+        for warning in plan.warnings:
+            logger.warning("building environment %s: %s", path.name, warning)
         logger.info("building environment %s: %s", path.name, " ".join(args[2:]))
         if on_output is not None:
             on_output("$ uv " + " ".join(args[1:]))
@@ -269,6 +315,7 @@ class EnvironmentBuilder:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_shared_umask if self.readable_by_all else None,
         )
         try:
             output = await asyncio.wait_for(_collect(process, on_output), self.timeout)
@@ -330,9 +377,33 @@ async def _collect(process: asyncio.subprocess.Process, on_output: OutputSink | 
     return bytes(output)
 
 
-def _read_requirements(project: Path) -> str:
-    file = project / "requirements.txt"
-    try:
-        return file.read_text(encoding="utf-8") if file.is_file() else ""
-    except UnicodeDecodeError:
-        raise BuildFailed("requirements.txt is not UTF-8 text", []) from None
+def _shared_umask() -> None:
+    os.umask(0o022)  # what uv makes, versions of other uids read (isolation mode user)
+
+
+def make_readable(root: Path) -> None:
+    """Let every user read ``root``'s files and search its folders (a virtual environment
+    that versions of other uids run from); nobody but the owner may write them."""
+    for folder, _dirs, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                mode = stat.S_IMODE(os.lstat(path).st_mode)
+                os.chmod(path, (mode | 0o444 | (0o111 if mode & 0o100 else 0)) & 0o755)
+
+
+def _project_reader(project: Path) -> Callable[[str], str | None]:
+    """Reads files of the project by relative path, never one outside it (symlinks too)."""
+    root = project.resolve()
+
+    def read(relative: str) -> str | None:
+        file = (root / relative).resolve()
+        if not file.is_relative_to(root) or not file.is_file():
+            return None
+        try:
+            return file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise BuildFailed(f"{relative} is not UTF-8 text", []) from None
+
+    return read

@@ -140,6 +140,7 @@ class Deployer:
                 # the kind (detected or declared) and a link service's files, resolved once
                 project = ServiceProject(project.path, project.deployed_environment())
                 Launcher.resources_of(project.environment)
+                await asyncio.to_thread(parts.builder.plan_for, project.path)  # 422: refused
             except ProjectError as exc:
                 raise InvalidDeployment(f"The deployed project is incomplete: {exc}") from None
             except ValidationError as exc:
@@ -217,6 +218,10 @@ class Deployer:
                     parts.routes.set_version(route_of(row))
                     if row.is_main:
                         parts.routes.set_main(name, version)
+            plan = await asyncio.to_thread(parts.builder.plan_for, project.path)
+            for warning in plan.warnings:
+                logger.warning("%s: %s", key, warning)
+                logs.append_event(parts.layout.service_log(name, version), warning)
             env_key = parts.builder.key_for(project.path, upload.sha256)
             self.envs_in_flight.add(env_key)
             self.progress.line(key, f"building the environment {env_key}")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -16,12 +17,21 @@ from mvi.manager.builds.environments import EnvironmentBuilder
 from mvi.manager.gateway.routing import Route
 from mvi.manager.layout import DataDir
 from mvi.manager.registry import ServiceVersion
+from mvi.manager.supervision.isolation import (
+    IsolationChoice,
+    IsolationMode,
+    confinement_for,
+    uid_for,
+)
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import LaunchSpec
 from mvi.project import APP_VARIABLES, AppEntry, LinkLaunch, kind_of
 from mvi.settings import ServiceSettings, Settings
 
-__all__ = ["Launcher", "is_web_app", "replica_secret", "route_of"]
+__all__ = ["Launcher", "TokenMaker", "is_web_app", "replica_secret", "route_of"]
+
+TokenMaker = Callable[[str, str, str | None], str | None]
+"""``(name, version, stored hash) -> token``: a version's token made again at its start."""
 
 
 class _Resources(BaseModel):
@@ -67,8 +77,18 @@ class Launcher:
         *,
         manager_url: str,
         hostname: str,
+        isolation: IsolationChoice | None = None,
+        readable: tuple[Path, ...] = (),
+        token_of: TokenMaker | None = None,
     ) -> None:
         self.settings = settings
+        self.isolation = isolation or IsolationChoice(IsolationMode.NONE, "not chosen")
+        """The isolation in force (see :mod:`mvi.manager.supervision.isolation`)."""
+        self.readable = readable
+        """Folders outside the environment every version reads (interpreter, SDK)."""
+        self._uids: dict[str, int] = {}
+        self.token_of = token_of
+        """Makes a version's token again from its record and the hash the registry keeps."""
         self.layout = layout
         self.builder = builder
         self.manager_url = manager_url
@@ -97,6 +117,8 @@ class Launcher:
         env.update({k: v for k, v in row.environment.items() if k not in APP_VARIABLES})
         if kind_of(row.environment) == "link":  # supervision asks it over HTTP, as any other
             env.update(ServiceSettings.environ(link_http=True))
+        if self.isolation.mode != IsolationMode.NONE:
+            env["HOME"] = str(self.layout.service_dir(row.name, row.version))
         env.update(
             ServiceSettings.environ(
                 service_name=row.name,
@@ -106,12 +128,17 @@ class Launcher:
                 port=row.port,
                 manager_url=self.manager_url,
                 manager_hostname=self.hostname,
-                service_access_token=row.access_token or None,
+                service_access_token=self._token(row),
                 service_replica_secret=row.replica_secret or None,
             )
         )
         env["PORT"] = str(row.port)  # what web apps (and platforms) read
         return env
+
+    def _token(self, row: ServiceVersion) -> str | None:
+        if self.token_of is None or not row.access_token:
+            return None
+        return self.token_of(row.name, row.version, row.access_token)
 
     @staticmethod
     def resources_of(environment: Mapping[str, str]) -> tuple[float, int]:
@@ -126,10 +153,34 @@ class Launcher:
         checked = _Resources.model_validate(values)
         return checked.replica_cpus, checked.replica_memory_mb
 
+    def uid_of(self, key: str) -> int:
+        """The uid (and gid) version ``key`` runs as in isolation mode ``user``."""
+        uid = self._uids.get(key)
+        if uid is None:
+            taken = set(self._uids.values())
+            uid = uid_for(
+                key,
+                taken,
+                self.settings.manager_isolation_uid_base,
+                self.settings.manager_isolation_uid_count,
+            )
+            self._uids[key] = uid
+        return uid
+
     def spec(self, row: ServiceVersion) -> LaunchSpec:
         """The supervisor's launch spec of a built version that has a port."""
         assert row.port is not None and row.env_key is not None
         cpus, memory = self.resources_of(row.environment)
+        mode = self.isolation.mode
+        confinement = confinement_for(
+            mode,
+            uid=self.uid_of(row.key) if mode == IsolationMode.USER else None,
+            data_dir=self.layout.root,
+            workdir=self.layout.service_dir(row.name, row.version),
+            monitoring_dir=self.layout.monitoring_dir(row.name, row.version),
+            environment=self.builder.path_of(row.env_key),
+            extra_readable=self.readable,
+        )
         return LaunchSpec(
             name=row.name,
             version=row.version,
@@ -147,6 +198,7 @@ class Launcher:
             web_app=is_web_app(row),
             fixed_port=row.app_port is not None,
             arguments=self.arguments_of(row),
+            confinement=confinement,
         )
 
     @staticmethod

@@ -42,7 +42,8 @@ from mvi.manager.layout import DataDir
 from mvi.manager.naming import version_key
 from mvi.manager.registry import MainChange, Registry, ServiceVersion, now
 from mvi.manager.runtimes.base import Replica
-from mvi.manager.supervision import logs
+from mvi.manager.supervision import logs, sandbox
+from mvi.manager.supervision.isolation import IsolationChoice, IsolationMode
 from mvi.manager.supervision.states import Status
 from mvi.manager.supervision.supervisor import StatusEvent
 from mvi.project import kind_of
@@ -69,7 +70,22 @@ class Fleet:
         shadows: ShadowBook | None = None,
         balancer: Balancer | None = None,
     ) -> None:
-        builder = builder or EnvironmentBuilder(layout.envs, timeout=settings.manager_build_timeout)
+        builder = builder or EnvironmentBuilder(
+            layout.envs,
+            timeout=settings.manager_build_timeout,
+            allow_index_options=settings.manager_allow_index_options,
+            find_links=tuple(settings.manager_find_links),
+        )
+        readable = (*sandbox.interpreter_folders(), *builder.sdk.trees)
+        if settings.manager_runtime == "ray":
+            isolation = IsolationChoice(
+                IsolationMode.NONE, "the Ray runtime: each node's operator isolates replicas"
+            )
+        else:
+            isolation = sandbox.detect_isolation(settings.manager_isolation, layout.root, readable)
+        self.isolation = isolation
+        """How versions are kept from the manager's data (shown by ``/api/health``)."""
+        builder.readable_by_all = isolation.mode == IsolationMode.USER
         self.balancer = balancer or Balancer()
         """The gateway's replicas of each version (kept current here) and their load."""
         self.status_listeners: list[Callable[[StatusEvent], Awaitable[None]]] = []
@@ -81,7 +97,14 @@ class Fleet:
             routes=routes,
             builder=builder,
             launcher=Launcher(
-                settings, layout, builder, manager_url=manager_url, hostname=socket.gethostname()
+                settings,
+                layout,
+                builder,
+                manager_url=manager_url,
+                hostname=socket.gethostname(),
+                isolation=isolation,
+                readable=readable,
+                token_of=authority.service_token if authority is not None else None,
             ),
             shadows=shadows or ShadowBook(),
             authority=authority,
@@ -129,6 +152,13 @@ class Fleet:
     # -- start and stop of the manager ---------------------------------------------------------
     async def startup(self) -> None:
         """Reconcile the registry with the processes that exist, and supervise what should run."""
+        warning = self.isolation.warning
+        if warning is not None:
+            for _ in range(3):  # loud: it must not scroll by unseen
+                logger.warning(warning)
+        else:
+            logger.info("isolation of the services: %s (%s)", self.isolation.mode,
+                        self.isolation.reason)  # fmt: skip
         await recover(self.parts)
         self.parts.spawn(self.autoscaler.run())
 

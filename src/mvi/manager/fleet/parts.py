@@ -20,6 +20,7 @@ from typing import Any
 from mvi._exceptions import ManagerError, PortTaken
 from mvi.manager.auth.access import TokenKind
 from mvi.manager.auth.credentials import Authority
+from mvi.manager.auth.tokens import token_hash
 from mvi.manager.builds.environments import EnvironmentBuilder
 from mvi.manager.fleet.async_registry import AsyncRegistry
 from mvi.manager.fleet.launcher import Launcher
@@ -116,10 +117,12 @@ class FleetParts:
         return port
 
     async def service_token(self, name: str, version: str) -> str | None:
-        """A new token for one version (``None`` when the manager makes no tokens)."""
+        """A new token for one version, as the registry keeps it: its hash (``None`` when
+        the manager makes no tokens). The launcher makes the token again at each start."""
         if self.authority is None:
             return None
-        return await asyncio.to_thread(self.authority.issue_service_token, name, version)
+        token = await asyncio.to_thread(self.authority.issue_service_token, name, version)
+        return token_hash(token)
 
     # -- removal ------------------------------------------------------------------------------
     async def unregister(self, name: str, version: str) -> None:

@@ -36,8 +36,13 @@ async def recover(parts: FleetParts) -> None:
         if row.env_key is None:  # every interrupted deploy goes before anything starts
             await _recover(parts, row, environment_built=False)
             continue
-        if row.access_token is None and parts.authority is not None:
-            # deployed before tokens existed: its next start gets one
+        authority = parts.authority
+        if authority is not None and (
+            row.access_token is None
+            or authority.service_token(row.name, row.version, row.access_token) is None
+        ):
+            # deployed before tokens existed (or its token cannot be made again from its
+            # record): its next start gets a new one
             token = await parts.service_token(row.name, row.version)
             await registry.update(row.name, row.version, access_token=token)
         if row.replica_secret is None and replica_secret(parts.settings) is not None:

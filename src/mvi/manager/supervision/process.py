@@ -17,6 +17,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from mvi.manager.supervision.isolation import Confinement
+from mvi.manager.supervision.sandbox import spawn_options
+
 __all__ = ["ProcessHandle", "describe_exit", "ephemeral_ports", "port_is_free", "start_time"]
 
 
@@ -79,11 +82,19 @@ class ProcessHandle:
 
     @classmethod
     def spawn(
-        cls, args: list[str], *, cwd: Path, env: dict[str, str], log_path: Path
+        cls,
+        args: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        log_path: Path,
+        confinement: Confinement | None = None,
     ) -> ProcessHandle:
-        """Start ``args`` in its own session, its output appended to ``log_path``."""
+        """Start ``args`` in its own session, its output appended to ``log_path``, confined
+        as ``confinement`` says (its uid, or a Landlock ruleset)."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        options, release = spawn_options(confinement)
         try:
             popen = subprocess.Popen(
                 args,
@@ -94,9 +105,11 @@ class ProcessHandle:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                **options,
             )
         finally:
             os.close(fd)
+            release()
         return cls(popen.pid, start_time(popen.pid), popen)
 
     @classmethod

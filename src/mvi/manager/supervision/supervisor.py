@@ -27,7 +27,8 @@ from typing import Literal
 import httpx
 
 from mvi.manager.naming import version_key
-from mvi.manager.supervision import logs
+from mvi.manager.supervision import logs, sandbox
+from mvi.manager.supervision.isolation import Confinement
 from mvi.manager.supervision.process import ProcessHandle, describe_exit, port_is_free
 from mvi.manager.supervision.states import RestartPolicy, Status, Supervision, readiness_of
 from mvi.project import AppEntry, AppKind
@@ -69,6 +70,8 @@ class LaunchSpec:
     arguments: list[str] | None = None
     """What follows ``python`` on the command line (``None``: as ``kind`` says); a link
     service runs as ``python -m mvi.links -s FILE ...``."""
+    confinement: Confinement | None = None
+    """How its processes are kept from the manager's data (its uid, a Landlock ruleset)."""
 
     @property
     def key(self) -> str:
@@ -350,11 +353,13 @@ class Supervisor:
             spec.port = await self.pick_port(spec)
             spec.env["MVI_PORT"] = spec.env["PORT"] = str(spec.port)
             logs.append_event(spec.log_path, f"port {old} is taken; using port {spec.port}")
+        await asyncio.to_thread(sandbox.prepare, spec.confinement)
         unit.process = ProcessHandle.spawn(
             spec.command,
             cwd=spec.workdir,
             env=spec.env,
             log_path=spec.log_path,
+            confinement=spec.confinement,
         )
         logs.append_event(
             spec.log_path,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from mvi._exceptions import ConfigurationError, ManagerError, NotAuthenticated
 from mvi.manager.auth.access import TokenKind
 from mvi.manager.auth.credentials import ADMIN, Authority, load_or_create_secret
+from mvi.manager.auth.tokens import token_hash
 from mvi.manager.registry import AccessToken, Registry, User, now
 
 
@@ -160,3 +161,18 @@ def test_a_restarted_manager_knows_the_tokens_and_forgets_long_dead_ones(
         again.authenticate(old.token, at)
     with registry.session() as session:
         assert session.get(AccessToken, old.record.jti) is None
+
+
+def test_a_service_token_is_made_again_from_its_record_and_its_hash(registry: Registry) -> None:
+    first = Authority(registry, b"k" * 32)
+    first.load()
+    token = first.issue_service_token("hello", "1.0.0")
+    again = Authority(registry, b"k" * 32)  # the next start of the manager
+    again.load()
+    stored = token_hash(token)
+    assert stored != token and len(stored) == 64
+    assert again.service_token("hello", "1.0.0", stored) == token
+    assert again.service_token("hello", "1.0.0", token_hash("another")) is None
+    assert again.service_token("hello", "2.0.0", stored) is None
+    again.revoke_subject(TokenKind.SERVICE, "hello_1.0.0")
+    assert again.service_token("hello", "1.0.0", stored) is None
