@@ -163,7 +163,7 @@ class ServiceClient(httpx.Client):
 
         service = default_service() if service is None else service
         self.service = service
-        self.app = ServiceApp(service, service.app)
+        self.app = ServiceApp(service, service.app, reraise=raise_app_exceptions)
         root = service.settings.service_root_path
         transport = _PortalTransport(self.app, raise_app_exceptions)
         super().__init__(base_url=base_url.rstrip("/") + root, transport=transport, **kwargs)

@@ -17,7 +17,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 
-__all__ = ["RECORD_OVERHEAD", "WIDTH", "Field", "Record", "RecordBuffer", "fields", "records"]
+__all__ = [
+    "GROUP_WAIT",
+    "RECORD_OVERHEAD",
+    "WIDTH",
+    "Field",
+    "Record",
+    "RecordBuffer",
+    "fields",
+    "records",
+]
 
 Field = int | float | str | bytes
 """One field of a record (``bytes``: a JSON text the writer has yet to look at)."""
@@ -31,6 +40,11 @@ WIDTH = 4
 
 RECORD_OVERHEAD = 64
 """Bytes counted per record besides the length of its text."""
+
+GROUP_WAIT = 0.002
+"""Seconds the writer waits, once a caller waits for its records, before it takes the
+batch: the calls being answered meanwhile join the same commit (PostgreSQL's
+``commit_delay``), so a commit wakes many calls rather than one or two."""
 
 
 def fields(records: Iterable[Record]) -> list[Field]:
@@ -130,6 +144,8 @@ class RecordBuffer:
                 self._sleeping = True
                 self._cond.wait(wait)
                 self._sleeping = False
+            if self._gathering():
+                self._cond.wait(GROUP_WAIT)
             items = self._items
             if len(items) <= limit * WIDTH:
                 batch, self._items = items, []
@@ -150,6 +166,16 @@ class RecordBuffer:
             self.closing
             or len(self._items) >= self._wake_fields
             or ((self._flushing > 0 or self._wanted > self.handled) and bool(self._items))
+        )
+
+    def _gathering(self) -> bool:
+        """Whether only waiting callers ask for a batch now (not a flush, a close or a
+        full buffer): then it is worth letting a few more calls join it."""
+        return (
+            self._wanted > self.handled
+            and not self.closing
+            and not self._flushing
+            and len(self._items) < self._wake_fields
         )
 
     def done(self, count: int) -> None:

@@ -56,7 +56,8 @@ class CommitWaiters:
         if future is None:
             return True
         try:
-            await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):  # one timer handle, no extra future or task
+                await future
         except TimeoutError:
             return False
         return True

@@ -354,10 +354,12 @@ class ServiceApp:
     answered at once (before any routing, middleware or entrypoint work, so that a service
     whose entrypoints are all busy still answers its supervisor), then a direct call for
     entrypoints when no user middleware needs to see them, else FastAPI. An exception that
-    escapes either is a JSON 500 carrying its ``error_id``, never a plain-text one."""
+    escapes either is a JSON 500 carrying its ``error_id``, never a plain-text one; with
+    ``reraise`` (for in-process tests) it is raised again after that answer."""
 
-    def __init__(self, service: Service, app: FastAPI) -> None:
+    def __init__(self, service: Service, app: FastAPI, *, reraise: bool = False) -> None:
         self.service = service
+        self.reraise = reraise
         self.app: ASGIApp = app
         self.fastapi = app
         self.root = service.settings.service_root_path
@@ -386,11 +388,15 @@ class ServiceApp:
                         await endpoint(scope, receive, send)
                     except Exception as exc:
                         await self._failed(scope, send, exc)
+                        if self.reraise:
+                            raise
                     return
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:
                 await self._failed(scope, send, exc)
+                if self.reraise:
+                    raise
             return
         await self.app(scope, receive, send)
 

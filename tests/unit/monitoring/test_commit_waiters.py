@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from mvi.monitoring.buffer import WIDTH, RecordBuffer
+from mvi.monitoring.buffer import GROUP_WAIT, WIDTH, RecordBuffer
 from mvi.monitoring.commits import CommitWaiters
 
 
@@ -88,3 +88,15 @@ def test_the_buffer_reports_what_is_handled_to_its_waiters() -> None:
     buffer.done(1)
     assert buffer.discard() == 2
     assert seen == [1, 3]
+
+
+def test_a_batch_for_waiting_callers_gathers_for_a_moment_a_closing_one_does_not() -> None:
+    buffer = RecordBuffer(max_records=100, max_bytes=1 << 20, wake_at=100)
+    buffer.offer(record(1), wait=True)
+    began = time.monotonic()
+    assert len(buffer.next_batch(100, wait=30)) == WIDTH
+    assert time.monotonic() - began >= GROUP_WAIT * 0.9  # the calls being answered may join
+    buffer.done(1)
+    buffer.offer(record(2), wait=True)
+    buffer.close()  # closing: drain at once
+    assert len(buffer.next_batch(100, wait=30)) == WIDTH
