@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -86,8 +87,12 @@ def run(
     }
     if port is not None:
         env["PORT"] = str(port)
+    # an APP_SCRIPT's `python` is this one, as a deployed script's is its environment's
+    env["PATH"] = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), env.get("PATH")]))
     err_console.print(f"Running {entry.target} in {project.path}", style="dim", markup=False)
-    _replace_process(project.path, entry.command(sys.executable), env)
+    command = entry.command(sys.executable)
+    command[0] = shutil.which(command[0], path=env["PATH"]) or command[0]  # bash, by PATH
+    _replace_process(project.path, command, env)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
