@@ -129,6 +129,13 @@ class Deployer:
             try:
                 project = ServiceProject.load(root)
                 project.app_path  # noqa: B018  (checks that the app exists inside the project)
+                if parts.settings.manager_runtime == "ray" and (
+                    project.entry.is_web_app or port is not None
+                ):
+                    raise ProjectError(
+                        "web apps (APP_SCRIPT, APP_MODULE, --port) run as local processes "
+                        "only; start the manager with the local runtime to deploy them"
+                    )
                 Launcher.resources_of(project.environment)
             except ProjectError as exc:
                 raise InvalidDeployment(f"The deployed project is incomplete: {exc}") from None
