@@ -201,6 +201,52 @@ def test_run_refuses_out_of_range_options(mvi: MviRunner, tmp_path: Path, args: 
     assert "Invalid value" in result.stderr
 
 
+WEB_APP = """\
+import os
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def ready(request):
+    return JSONResponse({"port": os.environ["PORT"], "greeting": os.environ.get("GREETING")})
+
+
+app = Starlette(routes=[Route("/~ready", ready)])
+"""
+
+
+@pytest.mark.parametrize(
+    ("environment", "files"),
+    [
+        ("APP_MODULE=webapp:app\nGREETING=hi\n", {}),
+        (
+            "APP_SCRIPT=run.sh\nGREETING=hi\n",
+            {"run.sh": "exec python -m mvi.serving.server.webapp webapp:app\n"},
+        ),
+    ],
+    ids=["app-module", "app-script"],
+)
+def test_run_serves_a_web_app_on_the_port_it_is_given(
+    start_server: ServerStarter, tmp_path: Path, environment: str, files: dict[str, str]
+) -> None:
+    project = make_project(tmp_path / "web", environment, app_file="webapp.py")
+    (project / "webapp.py").write_text(WEB_APP)
+    for name, text in files.items():
+        (project / name).write_text(text)
+    port = free_port()
+    server = start_server(
+        [mvi_executable(), "run", str(project), "--port", str(port)],
+        port=port,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    answer = httpx.get(f"{server.url}/~ready", timeout=10).json()
+    assert answer == {"port": str(port), "greeting": "hi"}
+    assert server.stop() == 0
+
+
 def test_run_serves_a_link_service_with_its_files_and_status_port(
     start_server: ServerStarter, tmp_path: Path
 ) -> None:

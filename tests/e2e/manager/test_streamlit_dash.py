@@ -15,6 +15,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from tests.e2e.manager.conftest import Manager, make_project
@@ -57,34 +58,31 @@ server = app.server
 """
 
 
+def deployed(
+    manager: Manager, base: Path, name: str, environment: str, files: dict[str, str]
+) -> Iterator[str]:
+    """Deploy a project of ``files`` (and the shared requirements) as ``name`` 1.0.0."""
+    root = make_project(
+        base / "project", "", requirements=REQUIREMENTS, environment=environment, files=files
+    )
+    (root / "service.py").unlink()
+    manager.ok("deploy", name, "1.0.0", str(root), timeout=BUILD_TIMEOUT)
+    yield name
+    manager.cli("kill", name, "--all", "--yes")
+
+
 @pytest.fixture(scope="module")
 def streamlit_app(manager: Manager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("streamlit") / "project"
-    make_project(
-        root,
-        STREAMLIT_APP,
-        requirements=REQUIREMENTS,
-        environment="APP_SCRIPT=run.sh\n",
-        files={"app.py": STREAMLIT_APP, "run.sh": STREAMLIT_SCRIPT},
-    )
-    manager.ok("deploy", "web_streamlit", "1.0.0", str(root), timeout=BUILD_TIMEOUT)
-    yield "web_streamlit"
-    manager.cli("kill", "web_streamlit", "--all", "--yes")
+    files = {"app.py": STREAMLIT_APP, "run.sh": STREAMLIT_SCRIPT}
+    base = tmp_path_factory.mktemp("streamlit")
+    yield from deployed(manager, base, "web_streamlit", "APP_SCRIPT=run.sh\n", files)
 
 
 @pytest.fixture(scope="module")
 def dash_app(manager: Manager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("dash") / "project"
-    make_project(
-        root,
-        DASH_APP,
-        requirements=REQUIREMENTS,
-        environment="APP_MODULE=dash_app:server\n",
-        files={"dash_app.py": DASH_APP},
-    )
-    manager.ok("deploy", "web_dash", "1.0.0", str(root), timeout=BUILD_TIMEOUT)
-    yield "web_dash"
-    manager.cli("kill", "web_dash", "--all", "--yes")
+    environment = "APP_MODULE=dash_app:server\n"
+    base = tmp_path_factory.mktemp("dash")
+    yield from deployed(manager, base, "web_dash", environment, {"dash_app.py": DASH_APP})
 
 
 def test_streamlit_page_loads_through_the_gateway(manager: Manager, streamlit_app: str) -> None:

@@ -8,16 +8,19 @@ with real clients, with and without the admin's token.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from tests.conftest import free_port
 from tests.e2e.manager.conftest import Manager, make_project
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 STARLETTE_APP = """\
 import asyncio
@@ -146,8 +149,19 @@ def ws_url(manager: Manager, path: str) -> str:
     return f"ws://127.0.0.1:{manager.port}{path}"
 
 
-def auth(manager: Manager) -> dict[str, str]:
-    return {"authorization": f"Bearer {manager.token}"}
+def open_echo(manager: Manager, token: str | None = "admin", **options: Any) -> ClientConnection:
+    """A WebSocket to the Starlette app's echo route through the gateway (``token``: the
+    admin's by default, ``None`` for none, else that text)."""
+    headers = {}
+    if token is not None:
+        headers["authorization"] = f"Bearer {manager.token if token == 'admin' else token}"
+    return connect(
+        ws_url(manager, "/services/web_starlette/ws"),
+        additional_headers=headers,
+        proxy=None,
+        open_timeout=10,
+        **options,
+    )
 
 
 def test_asgi_app_is_served_at_its_root_behind_the_gateway(
@@ -231,12 +245,7 @@ def test_streaming_answer_of_a_web_app_is_not_buffered(
 
 
 def test_websocket_echo_through_the_gateway(manager: Manager, starlette_app: str) -> None:
-    with connect(
-        ws_url(manager, f"/services/{starlette_app}/ws"),
-        additional_headers=auth(manager),
-        subprotocols=["echo.v1"],
-        proxy=None,
-    ) as ws:
+    with open_echo(manager, subprotocols=["echo.v1"]) as ws:
         assert ws.subprotocol == "echo.v1"
         ws.send("hello")
         assert ws.recv(timeout=10) == "echo: hello"
@@ -246,25 +255,17 @@ def test_websocket_echo_through_the_gateway(manager: Manager, starlette_app: str
 
 def test_websocket_without_a_token_is_refused(manager: Manager, starlette_app: str) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        connect(ws_url(manager, f"/services/{starlette_app}/ws"), proxy=None, open_timeout=10)
+        open_echo(manager, token=None)
     assert refused.value.response.status_code == 403
-    with pytest.raises(InvalidStatus):
-        connect(
-            ws_url(manager, f"/services/{starlette_app}/ws"),
-            additional_headers={"authorization": "Bearer not-a-token"},
-            proxy=None,
-            open_timeout=10,
-        )
+    with pytest.raises(InvalidStatus) as forged:
+        open_echo(manager, token="not-a-token")
+    assert forged.value.response.status_code == 403
 
 
 def test_websocket_close_of_the_app_reaches_the_client(
     manager: Manager, starlette_app: str
 ) -> None:
-    with connect(
-        ws_url(manager, f"/services/{starlette_app}/ws"),
-        additional_headers=auth(manager),
-        proxy=None,
-    ) as ws:
+    with open_echo(manager) as ws:
         ws.send("bye")
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
@@ -275,11 +276,7 @@ def test_websocket_close_of_the_app_reaches_the_client(
 def test_websocket_close_of_the_client_reaches_the_app(
     manager: Manager, starlette_app: str
 ) -> None:
-    with connect(
-        ws_url(manager, f"/services/{starlette_app}/ws"),
-        additional_headers=auth(manager),
-        proxy=None,
-    ) as ws:
+    with open_echo(manager) as ws:
         ws.send("ping")
         assert ws.recv(timeout=10) == "echo: ping"
         ws.close(4002, "client leaves")
@@ -292,12 +289,7 @@ def test_websocket_close_of_the_client_reaches_the_app(
 def test_websocket_message_over_the_limit_closes_with_1009(
     manager: Manager, starlette_app: str
 ) -> None:
-    with connect(
-        ws_url(manager, f"/services/{starlette_app}/ws"),
-        additional_headers=auth(manager),
-        proxy=None,
-        max_size=None,
-    ) as ws:
+    with open_echo(manager, max_size=None) as ws:
         ws.send("x" * (17 * 1024 * 1024))
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=20)
@@ -345,9 +337,17 @@ def test_script_app_serves_and_its_redirects_stay_behind_the_gateway(
         assert redirect.headers["location"] == "/services/web_script/sub/"
         hello = manager.http.get("/services/web_script/sub/hello.txt")
         assert hello.text == "served by http.server\n"
-        restarts = manager.record("web_script", "1.0.0")["restarts"]
         logs = manager.ok("logs", "web_script", "1.0.0").stdout
         assert "GET /sub/hello.txt" in logs
-        assert restarts == 0
+        record = manager.record("web_script", "1.0.0")
+        assert (record["restarts"], record["app_kind"]) == (0, "script")
+        os.kill(record["pid"], signal.SIGKILL)  # a crash: supervised as an SDK service is
+        deadline = time.monotonic() + 60
+        while (record := manager.record("web_script", "1.0.0"))["restarts"] < 1 or record[
+            "status"
+        ] != "running":
+            assert time.monotonic() < deadline, f"not restarted: {record}"
+            time.sleep(0.2)
+        assert manager.http.get("/services/web_script/sub/hello.txt").status_code == 200
     finally:
         manager.cli("kill", "web_script", "--all", "--yes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -93,8 +94,11 @@ def run(
     }
     if port is not None:
         env["PORT"] = str(port)
+    # an APP_SCRIPT's `python` is this one, as a deployed script's is its environment's
+    env["PATH"] = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), env.get("PATH")]))
     what = f"the link service {project.app_file}" if link else entry.target
     err_console.print(f"Running {what} in {project.path}", style="dim", markup=False)
+    argv[0] = shutil.which(argv[0], path=env["PATH"]) or argv[0]  # bash, by PATH
     _replace_process(project.path, argv, env)
 
 

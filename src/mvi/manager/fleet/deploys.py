@@ -136,7 +136,14 @@ class Deployer:
             upload_path.unlink(missing_ok=True)
             try:
                 project = ServiceProject.load(root)
-                project.app_path  # noqa: B018  (checks APP_FILE exists inside the project)
+                project.app_path  # noqa: B018  (checks that the app exists inside the project)
+                if parts.settings.manager_runtime == "ray" and (
+                    project.entry.is_web_app or port is not None
+                ):
+                    raise ProjectError(
+                        "web apps (APP_SCRIPT, APP_MODULE, --port) run as local processes "
+                        "only; start the manager with the local runtime to deploy them"
+                    )
                 # the kind (detected or declared) and a link service's files, resolved once
                 project = ServiceProject(project.path, project.deployed_environment())
                 Launcher.resources_of(project.environment)
