@@ -70,7 +70,8 @@ if __name__ == "__main__":
 @pytest.fixture(scope="module")
 def svc(start_module_service: Any) -> Any:
     port = free_port()
-    service = start_module_service(SERVICE, env={"RPC": str(port)})
+    service = start_module_service(SERVICE, env={"RPC": str(port)}, wait=False)
+    service.wait_ready(timeout=60)
     service.rpc_port = port
     return service
 
