@@ -25,6 +25,7 @@ skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -137,6 +138,16 @@ class EntrypointEndpoint:
                 return
             await self._start()
             self._loop = loop
+
+    async def ready(self) -> None:
+        """Start (on the running event loop) unless started there already."""
+        if self._loop is not asyncio.get_running_loop():
+            await self.start()
+
+    @property
+    def threads(self) -> ThreadPoolExecutor | None:
+        """The threads a plain ``def`` (or a generator) runs in, once started."""
+        return self._threads
 
     def _abandon(self) -> None:
         """Drop what belonged to an event loop that is gone (no awaiting on it)."""
@@ -288,8 +299,7 @@ class EntrypointEndpoint:
         self._in_flight.inc()
         status = self.status_code
         try:
-            if self._loop is not asyncio.get_running_loop():
-                await self.start()
+            await self.ready()
             codec = self.codec
             request = codec.validate(data)
             key = None
@@ -303,12 +313,8 @@ class EntrypointEndpoint:
             result = await self._run(request, None)
             value = codec.to_python(result)
             if key is not None and self.cache is not None:
-                try:
-                    packed = pack(value)
-                except Exception:  # not msgpack-able: the transport will say so
-                    packed = None
-                if packed is not None:
-                    await self.cache.set(key, packed)
+                with contextlib.suppress(TypeError, ValueError):  # not msgpack-able: not kept
+                    await self.cache.set(key, pack(value))
             if self.entrypoint.monitor:
                 await self.monitor(request, encode_json(codec.to_json(result)))
             return value
@@ -337,8 +343,7 @@ class EntrypointEndpoint:
     ) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]:
         """Status, body, content type and extra headers of the answer to one request."""
         try:
-            if self._loop is not asyncio.get_running_loop():
-                await self.start()
+            await self.ready()
             headers = request_headers(scope)
             try:
                 raw = await read_body(scope, receive, self.limit, headers.content_length)

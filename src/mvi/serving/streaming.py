@@ -93,7 +93,7 @@ class EntrypointStream:
             async with asyncio.timeout(self.timeout):
                 if self.is_async:
                     return await self.generator.__anext__()
-                threads = self.endpoint._threads
+                threads = self.endpoint.threads
                 assert threads is not None
                 self._pending = threads.submit(_next_item, self.generator)
                 item = await asyncio.wrap_future(self._pending)
@@ -105,7 +105,7 @@ class EntrypointStream:
             raise
         except TimeoutError:
             await self.aclose()
-            self.endpoint._timed_out.inc()
+            self.endpoint.service.metrics.timed_out.labels(self.name).inc()
             raise CallFailed(
                 504, f"Entrypoint {self.name!r} gave no item for {self.timeout:g} s"
             ) from None
@@ -131,7 +131,7 @@ class EntrypointStream:
                     # ``next`` still runs in its thread: close the generator right after it
                     pending.add_done_callback(lambda _: _close_quietly(generator))
                 else:
-                    threads = self.endpoint._threads
+                    threads = self.endpoint.threads
                     assert threads is not None
                     await asyncio.wrap_future(threads.submit(_close_quietly, generator))
         finally:
@@ -145,8 +145,7 @@ def _close_quietly(generator: Any) -> None:
 
 async def open_stream(endpoint: EntrypointEndpoint, request: BaseModel) -> EntrypointStream:
     """The admitted stream of ``request`` (the endpoint started first if it is not)."""
-    if endpoint._loop is not asyncio.get_running_loop():
-        await endpoint.start()
+    await endpoint.ready()
     return EntrypointStream(endpoint, request)
 
 
@@ -156,8 +155,7 @@ async def serve_stream(
     """Answer one HTTP request to a streaming entrypoint; the status (499 if the client
     left before the end)."""
     try:
-        if endpoint._loop is not asyncio.get_running_loop():
-            await endpoint.start()
+        await endpoint.ready()
         headers = request_headers(scope)
         try:
             raw = await read_body(scope, receive, endpoint.limit, headers.content_length)

@@ -21,6 +21,7 @@ from tests.conftest import free_port
 from tests.e2e.cli.cli_support import EXAMPLE, clean_env, mvi_executable
 
 from mvi.links.connections.wire import pack, unpack
+from mvi.transport.rpc import SocketClient
 
 if TYPE_CHECKING:
     from tests.e2e.cli.conftest import MviRunner, ServerStarter
@@ -135,6 +136,22 @@ def test_run_uses_the_s2i_environment_and_the_flags_override_it(
     )
     answer = httpx.post(f"{server.url}/where", json={}, timeout=10).json()
     assert answer == {"cwd": str(project), "greeting": "Howdy, partner", "workers": "2"}
+    assert server.stop() == 0
+
+
+def test_run_rpc_flags_serve_the_entrypoints_over_the_socket_rpc(
+    start_server: ServerStarter, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "echo", "APP_FILE=app.py\n", app_file="app.py")
+    port, rpc_port = free_port(), free_port()
+    server = start_server(
+        [mvi_executable(), "run", str(project), "--port", str(port), "--rpc-port", str(rpc_port)],
+        port=port,
+        cwd=tmp_path,
+        env=clean_env(MVI_SERVICE_DB_URL=f"sqlite:///{tmp_path / 'monitoring.db'}"),
+    )
+    with SocketClient(port=rpc_port, connection_timeout=20) as client:
+        assert client.request("where", {})["cwd"] == str(project)
     assert server.stop() == 0
 
 

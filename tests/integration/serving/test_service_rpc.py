@@ -61,6 +61,12 @@ def norms(x: list[NDArray]) -> list[float]:
 def scale(x: NDArray, factor: float = 2.0) -> NDArray:
     return x * factor
 
+if os.environ.get("WITH_WORKER"):  # a worker process starts slowly: one service has it
+
+    @service.entrypoint(workers=1)
+    def in_worker(x: NDArray) -> dict:
+        return {"pid": os.getpid(), "total": float(x.sum())}
+
 if __name__ == "__main__":
     service.run()
 """
@@ -69,7 +75,10 @@ if __name__ == "__main__":
 @pytest.fixture(scope="module")
 def tcp(start_module_service: Any) -> Any:
     port = free_port()
-    svc = start_module_service(SERVICE, env={"MVI_RPC_PORT": str(port)})
+    svc = start_module_service(
+        SERVICE, env={"MVI_RPC_PORT": str(port), "WITH_WORKER": "1"}, wait=False
+    )
+    svc.wait_ready(timeout=120)  # the worker process imports numpy on a loaded machine
     svc.rpc_port = port
     return svc
 
@@ -182,6 +191,11 @@ def test_arrays_travel_as_arrays_both_ways(client: Any) -> None:
     assert np.array_equal(doubled, x * 3.0)
 
 
+def test_an_entrypoint_in_a_worker_process_answers_over_rpc(tcp: Any, client: Any) -> None:
+    answer = client.request("in_worker", {"x": np.ones(8)})
+    assert answer["total"] == 8.0 and answer["pid"] != tcp.proc.pid
+
+
 def test_rpc_calls_count_in_the_service_metrics(tcp: Any, client: Any) -> None:
     client.request("whoami")
     text = tcp.get("/~metrics").text
@@ -190,7 +204,8 @@ def test_rpc_calls_count_in_the_service_metrics(tcp: Any, client: Any) -> None:
 
 def test_sigterm_finishes_rpc_calls_in_flight_then_exits_cleanly(start_service: Any) -> None:
     port = free_port()
-    svc = start_service(SERVICE, env={"MVI_RPC_PORT": str(port)})
+    svc = start_service(SERVICE, env={"MVI_RPC_PORT": str(port)}, wait=False)
+    svc.wait_ready(timeout=60)
     with (
         SocketClient(port=port, connection_timeout=20) as rpc,
         concurrent.futures.ThreadPoolExecutor(1) as pool,
@@ -204,7 +219,8 @@ def test_sigterm_finishes_rpc_calls_in_flight_then_exits_cleanly(start_service: 
 
 def test_a_unix_socket_served_by_two_http_processes(start_service: Any, tmp_path: Path) -> None:
     path = tmp_path / "rpc" / "service.sock"
-    svc = start_service(SERVICE, env={"MVI_RPC_PATH": str(path), "MVI_WORKERS": "2"})
+    svc = start_service(SERVICE, env={"MVI_RPC_PATH": str(path), "MVI_WORKERS": "2"}, wait=False)
+    svc.wait_ready(timeout=60)
     pids: set[int] = set()
     deadline = time.monotonic() + 30
     while len(pids) < 2:

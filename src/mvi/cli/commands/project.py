@@ -64,6 +64,23 @@ def run(
         int | None,
         typer.Option(min=1, help="HTTP worker processes (sets MVI_WORKERS).", show_default=False),
     ] = None,
+    rpc_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Also serve the entrypoints over the socket RPC on this port (sets MVI_RPC_PORT).",
+            show_default=False,
+        ),
+    ] = None,
+    rpc_path: Annotated[
+        str | None,
+        typer.Option(
+            help="Also serve the entrypoints over the socket RPC on this unix socket "
+            "(sets MVI_RPC_PATH).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve a service project locally, the way a manager would run it.
 
@@ -89,7 +106,9 @@ def run(
     env = {
         **os.environ,
         **project.environment,
-        **ServiceSettings.environ(host=host, port=port, workers=workers),
+        **ServiceSettings.environ(
+            host=host, port=port, workers=workers, rpc_port=rpc_port, rpc_path=rpc_path
+        ),
         **(ServiceSettings.environ(link_http=True) if link else {}),
     }
     if port is not None:
