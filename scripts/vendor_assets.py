@@ -8,7 +8,9 @@ outside the machine. This script is how those files got there and how they are u
     python scripts/vendor_assets.py --check    # only check the files in the tree
 
 Each package is pinned to one version; its tarball must match the registry's ``sha512``
-integrity recorded here, and each file taken from it must match its ``sha256``. To move to
+integrity recorded here, and each file taken from it must match its ``sha256``. A file
+may be rewritten before it is written (ReDoc's bundle loses the one image it would fetch
+from a CDN); its written ``sha256`` is pinned too. To move to
 a new version, change ``version`` and ``integrity`` (from ``npm view PKG@VER dist``), run
 with ``--print-hashes`` to see the new files' sha256, review the diff, and record them.
 """
@@ -29,6 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "src/mvi/manager/dashboard/static/vendor"
 DOCS = ROOT / "src/mvi/serving/assets"
 REGISTRY = "https://registry.npmjs.org"
+REDOC_LOGO = (
+    'n.createElement("img",{alt:"redocly logo",onError:()=>t(!1),'
+    'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"})'
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,25 @@ class VendoredFile:
     """Its path in the tarball (under ``package/``)."""
     target: Path
     sha256: str
+    """Of the file as the package has it."""
+    rewrites: tuple[tuple[str, str], ...] = ()
+    """Exact substitutions made before writing (each must match once)."""
+    written_sha256: str = ""
+    """Of the file as written, when ``rewrites`` changed it."""
+
+    def rewritten(self, data: bytes) -> bytes:
+        """``data`` with the rewrites made."""
+        text = data.decode("utf-8") if self.rewrites else ""
+        for old, new in self.rewrites:
+            if text.count(old) != 1:
+                raise SystemExit(f"{self.member}: {old!r} is not in it exactly once")
+            text = text.replace(old, new)
+        return text.encode("utf-8") if self.rewrites else data
+
+    @property
+    def expected(self) -> str:
+        """The sha256 of the file in the tree."""
+        return self.written_sha256 or self.sha256
 
 
 @dataclass(frozen=True)
@@ -134,6 +159,9 @@ PACKAGES = (
                 "package/bundles/redoc.standalone.js",
                 DOCS / "redoc.standalone.js",
                 "0ec05be285ac885a330289b02f470e1bdbd2b6b3223a9fa213f24bf805a851d1",
+                # the side menu's "API docs by Redocly" logo is fetched from a CDN: drop it
+                rewrites=((REDOC_LOGO, "null"),),
+                written_sha256="ee43378f243fd9bf78c75ed94588fff89f6dff2277bc44a665b87b9aaf85a3c0",
             ),
             VendoredFile(
                 "package/LICENSE",
@@ -184,15 +212,18 @@ def refresh(print_hashes: bool) -> int:
         for file in package.files:
             data = contents[file.member]
             digest = _sha256(data)
+            written = file.rewritten(data)
             if print_hashes:
                 print(f"{package.name}@{package.version} {file.member} {digest}")
+                if file.rewrites:
+                    print(f"  as written: {_sha256(written)}")
                 continue
-            if digest != file.sha256:
+            if digest != file.sha256 or _sha256(written) != file.expected:
                 print(f"{file.target}: sha256 {digest}, pinned {file.sha256}", file=sys.stderr)
                 failures += 1
                 continue
             file.target.parent.mkdir(parents=True, exist_ok=True)
-            file.target.write_bytes(data)
+            file.target.write_bytes(written)
             print(f"wrote {file.target.relative_to(ROOT)} ({len(data)} bytes)")
     return 1 if failures else 0
 
@@ -205,7 +236,7 @@ def check() -> int:
             if not file.target.is_file():
                 print(f"missing: {file.target.relative_to(ROOT)}", file=sys.stderr)
                 failures += 1
-            elif _sha256(file.target.read_bytes()) != file.sha256:
+            elif _sha256(file.target.read_bytes()) != file.expected:
                 print(f"changed: {file.target.relative_to(ROOT)}", file=sys.stderr)
                 failures += 1
     return 1 if failures else 0

@@ -4,7 +4,9 @@ FastAPI's own docs pages load their scripts from a CDN (and ReDoc's fonts from G
 on a machine without internet they are blank. :func:`install_docs` gives an app the same
 two pages, loading Swagger UI and ReDoc from ``src/mvi/serving/assets/`` (refreshed by
 ``scripts/vendor_assets.py``, pinned and checksummed) under ``{root}/docs/assets/``. The
-service's apps and the manager's both use it.
+service's apps and the manager's both use it. The pages carry a Content-Security-Policy
+(:data:`DOCS_POLICY`) that lets them load nothing from elsewhere (ReDoc's bundle would
+fetch its logo from a CDN).
 """
 
 from __future__ import annotations
@@ -19,12 +21,19 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import FileResponse, HTMLResponse
 
-__all__ = ["ASSETS", "ASSETS_PATH", "install_docs"]
+__all__ = ["ASSETS", "ASSETS_PATH", "DOCS_POLICY", "install_docs"]
 
 ASSETS = Path(__file__).parent / "assets"
 """The vendored Swagger UI and ReDoc files."""
 ASSETS_PATH = "/docs/assets"
 """Where an app serves them."""
+
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+    "connect-src 'self'; frame-ancestors 'self'"
+)
+"""The docs pages' CSP: their own origin only (inline scripts and styles are the pages')."""
 
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 _CACHE = {"cache-control": "public, max-age=86400"}
@@ -32,6 +41,11 @@ _CACHE = {"cache-control": "public, max-age=86400"}
 
 def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def _own_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["content-security-policy"] = DOCS_POLICY
+    return page
 
 
 def install_docs(app: FastAPI) -> None:
@@ -51,13 +65,17 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger(request: Request) -> HTMLResponse:
         root = _root(request)
-        return get_swagger_ui_html(
-            openapi_url=root + openapi_url,
-            title=f"{title} - Swagger UI",
-            swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon-32x32.png",
-            oauth2_redirect_url=root + "/docs/oauth2-redirect",
+        return _own_only(
+            get_swagger_ui_html(
+                openapi_url=root + openapi_url,
+                title=f"{title} - Swagger UI",
+                swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon-32x32.png",
+                oauth2_redirect_url=root + "/docs/oauth2-redirect",
+                # no badge from validator.swagger.io (Swagger UI asks it of public hosts)
+                swagger_ui_parameters={"validatorUrl": None},
+            )
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
@@ -67,10 +85,12 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = _root(request)
-        return get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon-32x32.png",
-            with_google_fonts=False,
+        return _own_only(
+            get_redoc_html(
+                openapi_url=root + openapi_url,
+                title=f"{title} - ReDoc",
+                redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon-32x32.png",
+                with_google_fonts=False,
+            )
         )

@@ -28,6 +28,8 @@ if not CHROMIUM.exists():
 
 pytestmark = pytest.mark.timeout(300)
 
+DIALOGS: list[str] = []
+"""The messages of the confirmation dialogs the pages opened (each is accepted)."""
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 NAME = "dash"
 SERVICE = """\
@@ -79,7 +81,7 @@ def page(manager: Manager, requests_seen: list[str]) -> Iterator[object]:
         context.on("request", lambda request: requests_seen.append(request.url))
         context.set_default_timeout(30_000)
         tab = context.new_page()
-        tab.on("dialog", lambda dialog: dialog.accept())
+        tab.on("dialog", lambda dialog: (DIALOGS.append(dialog.message), dialog.accept()))
         try:
             yield tab
         finally:
@@ -261,6 +263,26 @@ def test_an_archive_is_deployed_from_the_page_with_its_build_output(
     page.click("#deploy-form button[type=submit]")
     page.locator("#deploy-state.error").wait_for()
     assert "already deployed" in page.inner_text("#deploy-state")
+
+
+def test_kill_needs_the_versions_name_and_force_for_the_last_version(page, manager) -> None:
+    page.goto("/dashboard/services/uploaded/1.0.0")
+    kill = page.locator("form.kill-form")
+    kill.locator("input[name=confirm]").fill("uploaded 9.9.9")
+    kill.locator("button").click()
+    assert "type the version's name exactly: uploaded 1.0.0" in page.inner_text("[role=alert]")
+    kill = page.locator("form.kill-form")
+    kill.locator("input[name=confirm]").fill("uploaded 1.0.0")
+    kill.locator("button").click()
+    assert "tick 'force'" in page.inner_text("[role=alert]")
+    assert manager.record("uploaded", "1.0.0")["status"] == "running"
+    kill = page.locator("form.kill-form")
+    kill.locator("input[name=confirm]").fill("uploaded 1.0.0")
+    kill.locator("input[name=force]").check()
+    kill.locator("button").click()  # the confirmation dialog is accepted
+    assert "uploaded 1.0.0 was killed" in page.inner_text("[role=status]")
+    assert DIALOGS[-1].startswith("Kill uploaded 1.0.0?")
+    assert manager.versions("uploaded") == []
 
 
 @pytest.mark.parametrize(

@@ -202,7 +202,9 @@ def test_health_ready_and_docs_under_root(svc) -> None:
     ],
 )
 def test_docs_pages_load_vendored_assets_from_the_service(svc, page, assets) -> None:
-    html = svc.get(page).text
+    answer = svc.get(page)
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    html = answer.text
     assert "http://" not in html and "https://" not in html  # no CDN, no fonts
     for name in assets:
         url = f"/services/demo_1.0.0/docs/assets/{name}"
