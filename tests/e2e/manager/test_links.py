@@ -17,6 +17,9 @@ import yaml
 from tests.conftest import free_port, wait_for
 from tests.e2e.manager.conftest import Manager
 
+# The first test's budget includes deploying the four services, the last one's killing them.
+pytestmark = pytest.mark.timeout(420)
+
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "links"
 VERSION = "1.0.0"
 SUBSCRIBERS = ("quote_audit_one", "quote_audit_two")
