@@ -7,7 +7,15 @@ at most one of them is set (:class:`AppEntry`).
 
 ``mvi init`` creates one, ``mvi run`` and ``mvi test`` work in one, and ``mvi deploy`` ships
 one to the manager. Parsing is kept free of I/O (:func:`parse_environment`,
-:func:`check_project_name`); :meth:`ServiceProject.load` is the one place that reads the disk.
+:func:`check_project_name`, :func:`detect_kind`, :class:`LinkLaunch`); :meth:`ServiceProject.load`
+and the properties that look at the project's files are the places that read the disk.
+
+A project's ``APP_FILE`` is an mvi ``Service`` (kind ``http``) or a link service file of
+seed 004 (kind ``link``): as ``MVI_SERVICE_KIND`` declares, else detected by a module-level
+``connection_models``. A link service runs as ``python -m mvi.links -s APP_FILE`` with the
+addresses and config files ``MVI_LINK_ADDRESSES`` and ``MVI_LINK_CONFIG`` name
+(``addresses.json`` and ``config.json`` when present), in main mode with
+``MVI_LINK_MAIN=true``.
 
 The environment file has one ``KEY=VALUE`` a line; blank lines and lines starting with ``#``
 are skipped; the value is everything after the first ``=``, stripped of surrounding spaces and

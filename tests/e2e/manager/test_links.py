@@ -13,8 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from tests.conftest import free_port, wait_for
 from tests.e2e.manager.conftest import Manager
+
+# The first test's budget includes deploying the four services, the last one's killing them.
+pytestmark = pytest.mark.timeout(420)
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "links"
 VERSION = "1.0.0"
@@ -195,3 +199,20 @@ def test_a_link_service_that_cannot_start_fails_with_every_problem_in_its_log(
         assert "subscribers" in logs and "exited with code 2" in logs
     finally:
         manager.cli("kill", "quote_unconfigured", "--yes")
+
+
+def test_the_kubernetes_export_of_a_link_service_runs_it_as_a_link_service(
+    graph: Manager, tmp_path: Path
+) -> None:
+    out = tmp_path / "export"
+    graph.ok("export", "k8s", "quote_replyer", VERSION, "--out", str(out))
+    dockerfile = (out / "Dockerfile").read_text()
+    command = '["python", "-m", "mvi.links", "-s", "replyer.py", "-a", "addresses.json", '
+    assert f'CMD {command}"-c", "config.json"]' in dockerfile
+    config_map = next(
+        yaml.safe_load(path.read_text())
+        for path in (out / "k8s").iterdir()
+        if "ConfigMap" in path.read_text()
+    )
+    assert config_map["data"]["MVI_LINK_HTTP"] == "true"
+    assert config_map["data"]["MVI_SERVICE_KIND"] == "link"
