@@ -1,11 +1,14 @@
 """The site's configuration page, generated from the settings objects of ``mvi.settings``.
 
-``mkdocs build`` runs this file as a hook: :func:`on_files` adds ``configuration.md``,
+``mkdocs build`` runs this file as a hook: :func:`on_files` puts ``configuration.md``,
 rendered by :func:`render_page` from :class:`~mvi.settings.ServiceSettings`,
-:class:`~mvi.settings.ManagerSettings` and :class:`~mvi.settings.CLISettings`, so the page
-lists every ``MVI_*`` variable with its type, default, bounds and description and is never
-stale. A field without a description stops the build (:func:`undocumented`).
-``python docs/_hooks/config_page.py`` prints the page.
+:class:`~mvi.settings.ManagerSettings` and :class:`~mvi.settings.CLISettings`, in the site,
+so the site lists every ``MVI_*`` variable with its type, default, bounds and description.
+A field without a description stops the build (:func:`undocumented`).
+
+The same page is kept in the repository as docs/configuration.md, for readers of the
+Markdown; tests/unit/docs/ fails when it is stale. ``python docs/_hooks/config_page.py
+--write`` writes it again (without ``--write`` the page is printed).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pydantic_core import PydanticUndefined
 
 from mvi.settings import CLISettings, ManagerSettings, ServiceSettings
 
-__all__ = ["GROUPS", "on_files", "render_page", "undocumented", "variable_name"]
+__all__ = ["GROUPS", "main", "on_files", "render_page", "undocumented", "variable_name"]
 
 GROUPS: tuple[tuple[type[Any], str], ...] = (
     (
@@ -52,8 +55,8 @@ the process at start with a message naming the variable. Lists are comma-separat
 (`MVI_MANAGER_ALERT_EMAILS=ops@example.com,oncall@example.com`), booleans are
 `true`/`false`, secrets are never logged. Limits and timeouts are on by default.
 
-This page is generated from those settings when the site is built, so it lists every
-variable there is.
+This page is generated from those settings (`python docs/_hooks/config_page.py --write`),
+and the site renders it again at every build, so it lists every variable there is.
 """
 
 
@@ -166,5 +169,15 @@ def on_files(files: Any, config: Any) -> Any:
     return files
 
 
+def main(argv: list[str]) -> None:
+    """Print the page, or write it to docs/configuration.md with ``--write``."""
+    if argv == ["--write"]:
+        (Path(__file__).resolve().parents[1] / PAGE).write_text(render_page())
+    else:
+        print(render_page(), end="")
+
+
 if __name__ == "__main__":
-    print(render_page())
+    import sys
+
+    main(sys.argv[1:])

@@ -81,3 +81,10 @@ def test_the_benchmarks_page_shows_each_runners_chart(site: Path, chart: str) ->
     assert f'src="{chart}.svg"' in page
     svg = (site / "benchmarks" / f"{chart}.svg").read_text()
     assert f"benchmarks.{chart}" in svg and "cores; load average" in svg
+
+
+def test_the_docstrings_sphinx_roles_are_not_shown(site: Path) -> None:
+    for page in ("api/communication", "api/mvi", "api/transport"):
+        text = _text(site, page)
+        assert ":class:" not in text and ":func:" not in text, page
+    assert "ServiceCallError" in _text(site, "api/communication")

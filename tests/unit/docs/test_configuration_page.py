@@ -88,3 +88,10 @@ def test_types_and_defaults_are_written_as_in_the_environment(
 
 def test_the_page_does_not_depend_on_the_machine() -> None:
     assert str(Path.home()) not in config_page.render_page()
+
+
+def test_the_committed_page_is_the_generated_one() -> None:
+    committed = (ROOT / "docs" / "configuration.md").read_text()
+    assert committed == config_page.render_page(), (
+        "docs/configuration.md is stale: run `python docs/_hooks/config_page.py --write`"
+    )
