@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from tests.e2e.manager.conftest import Manager, make_project, new_manager
 
+# each module starts its own manager, whose first build may be slow on a loaded machine
+pytestmark = pytest.mark.timeout(600)
+
 
 @pytest.fixture(scope="module")
 def open_dir_manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Manager]:

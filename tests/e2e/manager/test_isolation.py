@@ -11,11 +11,15 @@ from collections.abc import Iterator
 import pytest
 from tests.e2e.manager.conftest import Manager, make_project, new_manager
 
+# each module starts its own manager, whose first build may be slow on a loaded machine
+pytestmark = pytest.mark.timeout(600)
+
 ATTACKER = """\
 import os
 from pathlib import Path
 
 from mvi import service
+
 
 HERE = Path.cwd()
 DATA = HERE.parents[2]

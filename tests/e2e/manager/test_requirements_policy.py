@@ -18,6 +18,9 @@ from tests.e2e.manager.conftest import Manager, make_project, new_manager
 from mvi._version import __version__
 from mvi.manager.builds.archives import pack
 
+# each module starts its own manager, whose first build may be slow on a loaded machine
+pytestmark = pytest.mark.timeout(600)
+
 SDK_PROBE = """\
 import importlib.metadata
 
