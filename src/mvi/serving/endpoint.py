@@ -326,8 +326,7 @@ class EntrypointEndpoint:
             self._observe(status, time.perf_counter() - started)
 
     async def monitor(self, request: BaseModel, response: bytes) -> None:
-        """Queue one call's arguments and answer (JSON texts) for the monitoring store and,
-        when the store is durable, return once they are committed."""
+        """Queue one call's arguments and answer (JSON) to be stored; durable: until committed."""
         store = self.service.monitoring
         try:
             arguments = type(request).__pydantic_serializer__.to_json(request)
