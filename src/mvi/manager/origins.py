@@ -45,12 +45,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_PAGE_SCHEMES = {"ws": "http", "wss": "https"}
+
+
 def request_origin(scope: Scope) -> str | None:
-    """The origin the request was sent to: its scheme and its ``Host`` header."""
+    """The origin the request was sent to: its scheme and its ``Host`` header (a
+    WebSocket's ``ws``/``wss`` counted as the ``http``/``https`` of the page that opens it)."""
     host = _header(scope, b"host")
     if not host:
         return None
-    return origin_of(f"{scope.get('scheme', 'http')}://{host}")
+    scheme = scope.get("scheme", "http")
+    return origin_of(f"{_PAGE_SCHEMES.get(scheme, scheme)}://{host}")
 
 
 def own_origins(scope: Scope, public_url: str | None) -> frozenset[str]:

@@ -351,3 +351,29 @@ def test_script_app_serves_and_its_redirects_stay_behind_the_gateway(
         assert manager.http.get("/services/web_script/sub/hello.txt").status_code == 200
     finally:
         manager.cli("kill", "web_script", "--all", "--yes")
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [("own", True), ("http://evil.example", False), (None, False)],
+    ids=["own-origin", "other-site", "no-origin"],
+)
+def test_websocket_with_the_login_cookie_must_come_from_the_managers_origin(
+    manager: Manager, starlette_app: str, origin: str | None, accepted: bool
+) -> None:
+    options: dict[str, Any] = {
+        "additional_headers": {"cookie": f"mvi_token={manager.token}"},
+        "proxy": None,
+        "open_timeout": 10,
+    }
+    if origin is not None:
+        options["origin"] = manager.url if origin == "own" else origin
+    url = ws_url(manager, f"/services/{starlette_app}/ws")
+    if not accepted:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, **options)
+        assert refused.value.response.status_code == 403
+        return
+    with connect(url, **options) as ws:
+        ws.send("with the cookie")
+        assert ws.recv(timeout=10) == "echo: with the cookie"

@@ -45,3 +45,17 @@ def test_the_own_origin_is_the_public_url_or_the_requests_host() -> None:
 )
 def test_a_redirect_to_the_own_origin_is_made_relative(location: bytes, relative: bytes) -> None:
     assert relative_location(location, {"http://evil.example"}) == relative
+
+
+@pytest.mark.parametrize(
+    ("scheme", "origin"),
+    [
+        ("ws", "http://manager:8000"),
+        ("wss", "https://manager:8000"),
+        ("http", "http://manager:8000"),
+    ],
+    ids=["ws", "wss", "http"],
+)
+def test_a_websockets_origin_is_that_of_the_page_that_opens_it(scheme: str, origin: str) -> None:
+    scope = {"type": "websocket", "scheme": scheme, "headers": [(b"host", b"manager:8000")]}
+    assert request_origin(scope) == origin
