@@ -178,7 +178,13 @@ class Deployer:
         try:
             record = await asyncio.wait_for(asyncio.shield(task), limit)
         except TimeoutError:
-            return DeployResult(await parts.registry.require(name, version), settled=False)
+            # the install registers the version first thing, but a short wait on a busy
+            # machine can end before it has: wait for the row (or the task's end) then
+            while (row := await parts.registry.get(name, version)) is None and not task.done():
+                await asyncio.wait({task}, timeout=0.05)
+            if row is None:
+                return DeployResult(await task, settled=True)
+            return DeployResult(row, settled=False)
         return DeployResult(record, settled=True)
 
     async def _install(
