@@ -7,6 +7,7 @@ text instead of failing to encode, and one log line per rejected request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "request_headers",
     "send_response",
     "validation_failed",
+    "watch_disconnect",
 ]
 
 logger = logging.getLogger("mvi.http")
@@ -214,3 +216,17 @@ async def validation_failed(request: Request, exc: Exception) -> Response:
         first.get("msg", "invalid request") if isinstance(first, dict) else "invalid request",
     )
     return Response(json_body(errors), status_code=422, media_type="application/json")
+
+
+async def watch_disconnect(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:
+    """Cancel ``task`` (an answer being streamed) and set ``gone`` when the client
+    disconnects; stop watching when the server refuses another ``receive``."""
+    while True:
+        try:
+            message = await receive()
+        except Exception:  # a server that refuses another receive: stop watching
+            return
+        if message["type"] == "http.disconnect":
+            gone.set()
+            task.cancel()
+            return

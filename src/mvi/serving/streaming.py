@@ -30,7 +30,14 @@ from pydantic import BaseModel
 from mvi._exceptions import BodyTooLarge, CallFailed, ClientDisconnected
 from mvi.serving.codec import JSON_TYPE
 from mvi.serving.engine.failures import failure
-from mvi.serving.http import json_body, preferred, read_body, request_headers, send_response
+from mvi.serving.http import (
+    json_body,
+    preferred,
+    read_body,
+    request_headers,
+    send_response,
+    watch_disconnect,
+)
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -181,7 +188,7 @@ async def serve_stream(
     task = asyncio.current_task()
     assert task is not None
     gone = asyncio.Event()
-    watcher = asyncio.create_task(_watch(receive, task, gone))
+    watcher = asyncio.create_task(watch_disconnect(receive, task, gone))
     try:
         await send(
             {
@@ -224,16 +231,3 @@ async def _send_items(
     if media == SSE_TYPE:
         record = encode_record(media, b"{}", "end")
         await send({"type": "http.response.body", "body": record, "more_body": True})
-
-
-async def _watch(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:
-    """Cancel ``task`` when the client disconnects."""
-    while True:
-        try:
-            message = await receive()
-        except Exception:  # a server that refuses another receive: stop watching
-            return
-        if message["type"] == "http.disconnect":
-            gone.set()
-            task.cancel()
-            return

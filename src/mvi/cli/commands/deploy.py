@@ -70,17 +70,14 @@ def _size(count: int) -> str:
     return f"{count / (1024 * 1024):.1f} MiB"
 
 
-def _post(
-    client: ManagerClient,
-    upload: _Upload,
-    name: str,
-    version: str,
+def _deploy_params(
     replace: bool,
     wait: float,
-    replicas: int | None = None,
-    port: int | None = None,
-    source: GitSource | None = None,
-) -> httpx.Response:
+    replicas: int | None,
+    port: int | None,
+    source: GitSource | None,
+) -> dict[str, Any]:
+    """The query of a deploy upload."""
     params: dict[str, Any] = {"replace": str(replace).lower(), "wait": wait}
     if replicas is not None:
         params["replicas"] = replicas
@@ -88,33 +85,29 @@ def _post(
         params["port"] = port
     if source is not None:
         params.update({k: v for k, v in source.columns().items() if v is not None})
+    return params
+
+
+def _post(
+    client: ManagerClient, upload: _Upload, name: str, version: str, params: dict[str, Any]
+) -> httpx.Response:
     return client.http.post(
         f"/api/services/{name}/{version}",
         params=params,
         content=iter(upload),
         headers={"content-type": "application/gzip", "content-length": str(upload.size)},
-        timeout=httpx.Timeout(client.timeout, read=wait + 60),
+        timeout=httpx.Timeout(client.timeout, read=float(params["wait"]) + 60),
     )
 
 
 def _await_deploy(
-    client: ManagerClient,
-    path: Path,
-    name: str,
-    version: str,
-    replace: bool,
-    wait: float,
-    replicas: int | None = None,
-    port: int | None = None,
-    source: GitSource | None = None,
+    client: ManagerClient, path: Path, name: str, version: str, params: dict[str, Any]
 ) -> httpx.Response:
     """Upload, then show the version's status until the manager answers (bounded by
     ``wait``); progress goes to stderr, and only to a terminal."""
     upload = _Upload(path)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(
-            _post, client, upload, name, version, replace, wait, replicas, port, source
-        )
+        future = pool.submit(_post, client, upload, name, version, params)
         if err_console.is_terminal:
             started = time.monotonic()
             with err_console.status(upload.progress()) as status:
@@ -229,11 +222,7 @@ def _deploy(
                 archive,
                 name,
                 version,
-                replace,
-                settings.manager_deploy_wait,
-                replicas,
-                port,
-                git,
+                _deploy_params(replace, settings.manager_deploy_wait, replicas, port, git),
             )
             body = _run(client.check, response).json()
     finally:

@@ -58,6 +58,7 @@ from mvi.manager.gateway.shadows import Answer, Exchange, MirrorPolicy, ShadowBo
 from mvi.manager.gateway.traffic import TrafficMeter
 from mvi.manager.gateway.upstream import UpstreamPool, UpstreamResponse
 from mvi.manager.gateway.websocket import WebSocketRelay
+from mvi.serving.http import watch_disconnect
 from mvi.serving.server.credential import REPLICA_KEY_HEADER
 from mvi.settings import Settings
 
@@ -117,21 +118,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes | AsyncIterator[byte
             return parts[0] if len(parts) == 1 else b"".join(parts)
         if size > limit:
             return _rest_of_body(receive, parts)
-
-
-async def _watch_disconnect(
-    receive: Receive, task: asyncio.Task[object], gone: asyncio.Event
-) -> None:
-    """Cancel ``task`` (an answer being streamed) when its client disconnects."""
-    while True:
-        try:
-            message = await receive()
-        except Exception:  # a server that refuses another receive: stop watching
-            return
-        if message["type"] == "http.disconnect":
-            gone.set()
-            task.cancel()
-            return
 
 
 async def _error(send: Send, status: int, detail: str) -> None:
@@ -420,7 +406,7 @@ class Gateway:
             task = asyncio.current_task()
             gone = asyncio.Event()
             watcher = (
-                asyncio.create_task(_watch_disconnect(receive, task, gone))
+                asyncio.create_task(watch_disconnect(receive, task, gone))
                 if receive is not None and task is not None
                 else None
             )
