@@ -263,3 +263,18 @@ def test_bad_link_settings_are_refused_with_what_to_fix(
 ) -> None:
     with pytest.raises(ProjectError, match=message):
         project(tmp_path, LINK_FILE, environment).deployed_environment()
+
+
+@pytest.mark.parametrize(
+    ("environment", "files"),
+    [("APP_MODULE=web:app\n", {"web.py": "app = None\n"}), ("APP_SCRIPT=run.sh\n", {"run.sh": ""})],
+    ids=["app-module", "app-script"],
+)
+def test_a_web_app_project_is_an_http_service_not_a_link_service(
+    tmp_path: Path, environment: str, files: dict[str, str]
+) -> None:
+    (tmp_path / ".s2i").mkdir()
+    (tmp_path / ".s2i" / "environment").write_text(environment)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert ServiceProject.load(tmp_path).kind == "http"
