@@ -375,9 +375,8 @@ class ServiceProject:
     @property
     def kind(self) -> ServiceKind:
         """What :attr:`app_file` is: as ``MVI_SERVICE_KIND`` says, ``http`` for a web app, else
-        :func:`detect_kind`
-        of its text. Raises :class:`~mvi._exceptions.ProjectError` as :attr:`app_path`
-        does, or for an unknown kind."""
+        :func:`detect_kind` of its text. Raises :class:`~mvi._exceptions.ProjectError` as
+        :attr:`app_path` does, or for an unknown kind."""
         if self.environment.get(SERVICE_KIND_VARIABLE, "").strip():
             return kind_of(self.environment)
         if self.entry.kind != "file":  # a web app (APP_SCRIPT, APP_MODULE) is no link service
