@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from mvi._exceptions import InvalidArgument, ManagerError, NotAuthenticated
+from mvi._exceptions import ForceRequired, InvalidArgument, ManagerError, NotAuthenticated
 from mvi.manager.api import auth
 from mvi.manager.auth.csrf import origin_refusal
 from mvi.manager.auth.tokens import COOKIE_NAME
@@ -180,14 +180,13 @@ async def _act(request: Request, name: str, version: str, form: dict[str, str]) 
     expected = f"{name} {version}"
     if form.get("confirm", "").strip() != expected:
         raise InvalidArgument(f"To kill, type the version's name exactly: {expected}")
-    rows = await fleet.versions(name)
-    target = next((row for row in rows if row.version == version), None)
-    if target is not None and target.is_main and len(rows) == 1 and form.get("force") != "on":
+    try:
+        await fleet.kill(name, version, force=form.get("force") == "on")
+    except ForceRequired:
         raise InvalidArgument(
             f"{expected} is the last version of {name}: its callers lose the service; "
             "tick 'force' to kill it anyway"
-        )
-    await fleet.kill(name, version)
+        ) from None
     return f"{expected} was killed"
 
 
