@@ -5,7 +5,9 @@ and a client that disconnects mid-stream stops the generator in the service."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +43,16 @@ if __name__ == "__main__":
 NAME = "streamer"
 
 
+@pytest.fixture
+def marks() -> Iterator[Path]:
+    """A folder the isolated service may write its marks in (never the manager's /tmp data
+    dir's neighbours: Landlock keeps a service out of a folder that holds the data dir)."""
+    folder = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="mvi-marks-"))
+    folder.chmod(0o777)  # in isolation mode `user` the service has a uid of its own
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def streamer(manager: Manager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     project = make_project(tmp_path_factory.mktemp("streamer") / "streamer", STREAMER)
@@ -51,9 +63,9 @@ def streamer(manager: Manager, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.mark.parametrize("accept", ["application/x-ndjson", "text/event-stream"])
 def test_the_first_item_passes_the_gateway_before_the_generator_finishes(
-    manager: Manager, streamer: str, tmp_path: Path, accept: str
+    manager: Manager, streamer: str, marks: Path, accept: str
 ) -> None:
-    release, closed = tmp_path / "release", tmp_path / "closed"
+    release, closed = marks / "release", marks / "closed"
     body = {"release": str(release), "closed": str(closed)}
     with manager.http.stream(
         "POST", f"/services/{streamer}/tokens", json=body, headers={"accept": accept}
@@ -75,9 +87,9 @@ def test_the_first_item_passes_the_gateway_before_the_generator_finishes(
 
 
 def test_a_client_that_disconnects_behind_the_gateway_stops_the_generator(
-    manager: Manager, streamer: str, tmp_path: Path
+    manager: Manager, streamer: str, marks: Path
 ) -> None:
-    release, closed = tmp_path / "never", tmp_path / "closed"
+    release, closed = marks / "never", marks / "closed"
     payload = json.dumps({"release": str(release), "closed": str(closed)}).encode()
     token = manager.http.headers["authorization"]
     with socket.create_connection(("127.0.0.1", manager.port), timeout=30) as sock:
