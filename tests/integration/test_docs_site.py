@@ -39,8 +39,8 @@ def _text(site: Path, page: str) -> str:
 @pytest.mark.parametrize(
     "page",
     [
-        "getting-started", "sdk", "typing", "serving", "http-processes", "manager",
-        "rollout", "transports", "links", "dashboard", "cluster", "security",
+        "getting-started", "sdk", "typing", "serving", "http-processes", "monitoring", "manager",
+        "rollout", "web-apps", "transports", "links", "dashboard", "cluster", "security",
         "configuration", "benchmarks", "examples",
     ],
 )  # fmt: skip
