@@ -1,33 +1,8 @@
-"""The generator entrypoint streamed as NDJSON, in this process.
-
-Skipped, with the reason, where the installed mvi cannot serve generator entrypoints yet.
-"""
+"""The generator entrypoint streamed as NDJSON, in this process."""
 
 import json
-from collections.abc import Iterator
 
 import pytest
-
-from mvi import EntrypointDefinitionError, Service
-
-
-def generators_are_served() -> bool:
-    """Whether this mvi accepts a generator function as an entrypoint."""
-
-    def probe() -> Iterator[int]:
-        yield 1
-
-    try:
-        Service().entrypoint(probe)
-    except EntrypointDefinitionError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not generators_are_served(),
-    reason="this mvi has no streaming (generator) entrypoints; they come with NDJSON answers",
-)
 
 
 @pytest.fixture

@@ -21,10 +21,7 @@ from tests.e2e.manager.conftest import ADMIN_PASSWORD, Manager, make_project, ne
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the test extra: playwright")
 CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True
-    )
+assert CHROMIUM.exists(), "Debian's chromium is not installed: apt-get install -y chromium"
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -1,42 +1,16 @@
 """examples/streaming deployed through a real manager: a generator entrypoint's items reach
-the caller as NDJSON lines, through the gateway, as they are made.
-
-Skipped, with the reason, while the serving runtime cannot serve generator entrypoints
-(the check defines one on a throwaway Service); nothing else is skipped.
-"""
+the caller as NDJSON lines, through the gateway, as they are made."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from tests.e2e.examples.conftest import EXAMPLES
 from tests.e2e.manager.conftest import Manager
 
-from mvi import EntrypointDefinitionError, Service
-
-
-def _generators_are_served() -> bool:
-    def probe() -> Iterator[int]:
-        yield 1
-
-    try:
-        Service().entrypoint(probe)
-    except EntrypointDefinitionError:
-        return False
-    return True
-
-
-pytestmark = [
-    pytest.mark.timeout(600),
-    pytest.mark.skipif(
-        not _generators_are_served(),
-        reason="mvi.serving has no streaming (generator) entrypoints yet: "
-        "@service.entrypoint refuses a generator function",
-    ),
-]
+pytestmark = pytest.mark.timeout(600)
 
 NDJSON = {"accept": "application/x-ndjson"}
 
