@@ -445,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def ratio_figures(figures: dict[str, Figure]) -> list[RatioFigure]:
     """Each case's rate as a multiple of FastAPI's and of its floor's, with the targets
     (the one-in-flight latency target as its p50 ratio, a ceiling)."""
-    labels = {case.key: case.label for case in CASES}
+    labels = {**LABELS, **{case.key: case.label for case in CASES}}
     out = []
     for case in CASES:
         figure = figures.get(case.key)

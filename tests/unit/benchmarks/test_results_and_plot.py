@@ -98,6 +98,16 @@ def test_transport_ratios_are_to_fastapi_and_to_the_floor() -> None:
     assert to_floor.value == pytest.approx(0.5) and to_floor.target is None
 
 
+def test_transport_ratios_name_a_reference_that_is_not_a_case() -> None:
+    figures = {
+        transport.HTTP_NPY: Figure(2000.0, 0.01, 0.02),
+        "svc-vec.tcp32": Figure(5000.0, 0.005, 0.01),
+    }
+    ratios = {(r.measurement, r.against): r for r in transport.ratio_figures(figures)}
+    vector = ratios[("mvi service, batched 1x1024 matvec over RPC, TCP, 32", "floor: HTTP .npy")]
+    assert vector.value == pytest.approx(2.5) and vector.target == 2
+
+
 def _wrk(rate: float, p99: float) -> WrkResult:
     return WrkResult(rate, {50: p99 / 2, 99: p99}, int(rate), 1.0)
 
