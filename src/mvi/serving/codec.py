@@ -80,6 +80,10 @@ class EntrypointCodec:
         self.name = entrypoint.name
         self.array_parameter = _array_parameter(entrypoint)
         self.answers_array = is_array(entrypoint.response_annotation)
+        annotation = entrypoint.response_annotation
+        # A str, int, float or bool answer of exactly that type is its own plain value:
+        # the adapter's round trip (about 1 us) would give it back unchanged.
+        self._plain = annotation if annotation in (str, int, float, bool) else None
         self.offers = (
             (JSON_TYPE, NPY_TYPE, MSGPACK_TYPE) if self.answers_array else (JSON_TYPE, MSGPACK_TYPE)
         )
@@ -170,7 +174,7 @@ class EntrypointCodec:
         """A result (or a streamed item) as plain values checked against its type, arrays
         kept as arrays: what a binary transport sends (500 if it does not fit)."""
         adapter = self.entrypoint.response_adapter
-        if adapter is None:
+        if adapter is None or type(result) is self._plain:
             return result
         try:
             return adapter.dump_python(adapter.validate_python(result), context=KEEP_ARRAYS)

@@ -241,9 +241,7 @@ class EntrypointEndpoint:
         metrics = self.service.metrics
         name = self.name
         self._registry = metrics.registry
-        self._in_flight = metrics.in_flight.labels(name)
-        self._latency = metrics.latency.labels(name)
-        self._statuses: dict[int, Any] = {}
+        self._tally = metrics.tally(name)
         self._queue_depth = metrics.queue_depth.labels(name)
         self._rejected = metrics.rejected.labels(name)
         self._timed_out = metrics.timed_out.labels(name)
@@ -251,15 +249,6 @@ class EntrypointEndpoint:
         self._worker_restarts = metrics.worker_restarts.labels(name)
         self._cache_hits = metrics.cache_hits.labels(name)
         self._cache_misses = metrics.cache_misses.labels(name)
-
-    def _observe(self, status: int, seconds: float) -> None:
-        counter = self._statuses.get(status)
-        if counter is None:
-            counter = self._statuses[status] = self.service.metrics.requests.labels(
-                self.name, str(status)
-            )
-        counter.inc()
-        self._latency.observe(seconds)
 
     def _batch_observed(self, size: int) -> None:
         self._batch_sizes.observe(size)
@@ -270,8 +259,8 @@ class EntrypointEndpoint:
         started = time.perf_counter()
         if self.service.metrics.registry is not self._registry:
             self._bind_metrics()
-        in_flight = self._in_flight
-        in_flight.inc()
+        tally = self._tally
+        tally.started()
         try:
             if self.entrypoint.is_stream:
                 from mvi.serving.streaming import serve_stream
@@ -282,9 +271,10 @@ class EntrypointEndpoint:
                 await send_response(send, status, body, content_type, headers)
         except ClientDisconnected:
             status = 499  # nginx's "client closed request": nobody is left to answer
-        finally:
-            in_flight.dec()
-        self._observe(status, time.perf_counter() - started)
+        except BaseException:
+            tally.abandoned()
+            raise
+        tally.answered(status, time.perf_counter() - started)
 
     async def call(self, data: Any) -> Any:
         """One call with ``data``, the keyword arguments as plain values (a mapping, as
@@ -296,7 +286,8 @@ class EntrypointEndpoint:
         started = time.perf_counter()
         if self.service.metrics.registry is not self._registry:
             self._bind_metrics()
-        self._in_flight.inc()
+        tally = self._tally
+        tally.started()
         status = self.status_code
         try:
             await self.ready()
@@ -322,8 +313,7 @@ class EntrypointEndpoint:
             status = failed.status
             raise
         finally:
-            self._in_flight.dec()
-            self._observe(status, time.perf_counter() - started)
+            tally.answered(status, time.perf_counter() - started)
 
     async def monitor(self, request: BaseModel, response: bytes) -> None:
         """Queue one call's arguments and answer (JSON) to be stored; durable: until committed."""

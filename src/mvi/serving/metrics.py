@@ -10,13 +10,22 @@ that died stay counted; its gauges are dropped (``livesum``).
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["CONTENT_TYPE", "MULTIPROCESS_DIR_VARIABLE", "ServiceMetrics", "enable_multiprocess"]
+__all__ = [
+    "CONTENT_TYPE",
+    "MULTIPROCESS_DIR_VARIABLE",
+    "CallTally",
+    "ServiceMetrics",
+    "enable_multiprocess",
+]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -55,6 +64,107 @@ def enable_multiprocess(directory: str) -> None:
         values.ValueClass = values.MultiProcessValue(_process_id)  # type: ignore[no-untyped-call]
 
 
+class CallTally:
+    """The calls of one entrypoint since they were last added to its Prometheus metrics.
+
+    The request path only counts in plain Python (one call started, one answered with a
+    status after so many seconds); the counts go into the in-flight gauge, the request
+    counter and the latency histogram in one go once per event-loop turn, and before
+    every scrape (:meth:`ServiceMetrics.render`), so ``/~metrics`` is always exact.
+    Measured on the development machine: a gauge ``inc`` + ``dec``, a counter ``inc`` and
+    a histogram ``observe`` cost 3.5 us per call (prometheus-client takes a lock for each
+    value), a third of the whole service path of a hello over the socket RPC; counting
+    here costs about 0.3 us, and the fold a few microseconds per turn for all its calls.
+    """
+
+    __slots__ = ("_counters", "_fold_scheduled", "_in_flight", "_latency", "_metrics",
+                 "_name", "_seconds", "_started", "_statuses")  # fmt: skip
+
+    def __init__(self, metrics: ServiceMetrics, entrypoint: str) -> None:
+        self._metrics = metrics
+        self._name = entrypoint
+        self._in_flight = metrics.in_flight.labels(entrypoint)
+        self._latency = metrics.latency.labels(entrypoint)
+        self._counters: dict[int, Any] = {}
+        self._started = 0  # calls started since the last fold, less those answered
+        self._statuses: dict[int, int] = {}
+        self._seconds: list[float] = []
+        self._fold_scheduled = False
+
+    def started(self) -> None:
+        """One call came in."""
+        self._started += 1
+        if not self._fold_scheduled:
+            self._schedule()
+
+    def answered(self, status: int, seconds: float) -> None:
+        """One call was answered with ``status`` after ``seconds``."""
+        self._started -= 1
+        statuses = self._statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        self._seconds.append(seconds)
+        if not self._fold_scheduled:
+            self._schedule()
+
+    def abandoned(self) -> None:
+        """One call ended without an answer to count (cancelled, or it raised)."""
+        self._started -= 1
+        if not self._fold_scheduled:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # counted outside an event loop: into the metrics at once
+            self.fold()
+            return
+        self._fold_scheduled = True
+        loop.call_soon(self.fold)
+
+    def fold(self) -> None:
+        """Add what was counted since the last fold to the Prometheus metrics."""
+        self._fold_scheduled = False
+        if self._started:
+            self._in_flight.inc(self._started)
+            self._started = 0
+        if self._statuses:
+            statuses, self._statuses = self._statuses, {}
+            for status, count in statuses.items():
+                counter = self._counters.get(status)
+                if counter is None:
+                    counter = self._counters[status] = self._metrics.requests.labels(
+                        self._name, str(status)
+                    )
+                counter.inc(count)
+        if self._seconds:
+            seconds, self._seconds = self._seconds, []
+            _observe_all(self._latency, seconds)
+
+
+def _observe_all(histogram: Any, seconds: list[float]) -> None:
+    """``histogram.observe`` of each of ``seconds``, with one update per bucket.
+
+    prometheus-client has no public way to add many observations at once; its children
+    keep ``_upper_bounds``, ``_buckets`` and ``_sum`` (since 0.4), which this uses when
+    they are there (tests/unit/serving/test_call_tally.py checks the exposition is the
+    same as observing one by one), else it observes one by one.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in seconds:
+            histogram.observe(value)
+        return
+    counts: dict[int, int] = {}
+    for value in seconds:
+        index = bisect.bisect_left(bounds, value)
+        counts[index] = counts.get(index, 0) + 1
+    total.inc(sum(seconds))
+    for index, count in counts.items():
+        buckets[index].inc(count)
+
+
 class ServiceMetrics:
     """Request counters, a latency histogram and an in-flight gauge per entrypoint.
 
@@ -69,6 +179,7 @@ class ServiceMetrics:
         self._create()
 
     def _create(self) -> None:
+        self._tallies: list[CallTally] = []
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "mvi_requests",
@@ -146,13 +257,21 @@ class ServiceMetrics:
         self.multiprocess_dir = directory
         self._create()
 
-    def observe(self, entrypoint: str, status: int, seconds: float) -> None:
-        """Record one answered call."""
-        self.requests.labels(entrypoint, str(status)).inc()
-        self.latency.labels(entrypoint).observe(seconds)
+    def tally(self, entrypoint: str) -> CallTally:
+        """A new :class:`CallTally` of ``entrypoint``'s calls, folded before every render
+        (fetch it again after :meth:`use_multiprocess`)."""
+        tally = CallTally(self, entrypoint)
+        self._tallies.append(tally)
+        return tally
+
+    def fold(self) -> None:
+        """Add every tally's pending counts to the metrics."""
+        for tally in self._tallies:
+            tally.fold()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (of every process, if several)."""
+        self.fold()
         if self.multiprocess_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
