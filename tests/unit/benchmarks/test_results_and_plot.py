@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from benchmarks import gateway, plot, transport
+from benchmarks import gateway_report as gateway
+from benchmarks import plot, transport
 from benchmarks.results import RatioFigure, RunRecord, load_record
 from benchmarks.rpc_report import Figure
 from benchmarks.wrk import WrkResult
