@@ -112,7 +112,7 @@ class ServiceProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 20) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:  # a loaded CI machine is slow to start
         wait_until_ready(self.proc, f"{self.url}/~ready", self.log, timeout)
 
     def send_signal(self, sig: int) -> None:

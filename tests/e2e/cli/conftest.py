@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -88,8 +87,10 @@ def python_without_pytest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     mirror = root / "site"
     mirror.mkdir()
-    paths = sysconfig.get_paths()
-    for folder in sorted({Path(paths["purelib"]), Path(paths["platlib"])}):
+    # every site folder this interpreter reads, in its order (a venv's own first, then the
+    # system's when the venv sees system site-packages)
+    folders = [Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    for folder in dict.fromkeys(folders):
         for entry in folder.iterdir():
             name = entry.name.lower()
             if name.startswith(("pytest", "_pytest", "py.py")) or (mirror / entry.name).exists():

@@ -62,14 +62,16 @@ def test_logs_follow_streams_new_lines(manager: Manager, deployed: str) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(1.0)  # let the follower attach
-        manager.call(f"{deployed}/hello", name="Followed")
         seen = b""
         selector = selectors.DefaultSelector()
         assert proc.stdout is not None
         selector.register(proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
+        next_call = time.monotonic() + 1.0  # let the follower attach
         while b"greeting Followed" not in seen and time.monotonic() < deadline:
+            if time.monotonic() >= next_call:  # again until the follower (slow to start
+                manager.call(f"{deployed}/hello", name="Followed")  # under load) has it
+                next_call = time.monotonic() + 2.0
             if selector.select(timeout=0.5):
                 chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
