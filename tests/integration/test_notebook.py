@@ -38,12 +38,15 @@ def columns(rows: list[dict]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def shell() -> Iterator[InteractiveShell]:
-    """An IPython shell (the kernel of a notebook) with the extension loaded."""
-    ipython = InteractiveShell.instance()
-    ipython.run_line_magic("load_ext", "mvi.notebook")
-    yield ipython
-    InteractiveShell.clear_instance()
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
+    """An IPython shell (the kernel of a notebook) with the extension loaded; its profile
+    and history in a folder of its own (IPYTHONDIR), not in the user's ~/.ipython."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
+        ipython = InteractiveShell.instance()
+        ipython.run_line_magic("load_ext", "mvi.notebook")
+        yield ipython
+        InteractiveShell.clear_instance()
 
 
 def run_cell(shell: InteractiveShell, text: str, capsys: pytest.CaptureFixture[str]) -> str:

@@ -268,7 +268,10 @@ def test_run_serves_a_link_service_with_its_files_and_status_port(
     start_server: ServerStarter, tmp_path: Path
 ) -> None:
     project = tmp_path / "replyer"
-    shutil.copytree(LINKS_EXAMPLE / "replyer", project)
+    # Not its bytecode cache: other tests may be writing it (pytest -n) as it copies.
+    shutil.copytree(
+        LINKS_EXAMPLE / "replyer", project, ignore=shutil.ignore_patterns("__pycache__")
+    )
     zmq_port = free_port()
     addresses = {"in": {"quote": {"replyer": f"127.0.0.1:{zmq_port}"}}}
     addresses["out"] = {"quotes": {"publisher": f"127.0.0.1:{free_port()}"}}

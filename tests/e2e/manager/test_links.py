@@ -35,7 +35,8 @@ def copy_example(root: Path, folder: str, ports: dict[int, int]) -> Path:
     """The example's project ``folder``, its addresses moved to free ports."""
     project = root / folder
     if not project.exists():
-        shutil.copytree(EXAMPLE / folder, project)
+        # Not the bytecode caches: other tests may be writing them (pytest -n) as it copies.
+        shutil.copytree(EXAMPLE / folder, project, ignore=shutil.ignore_patterns("__pycache__"))
         addresses = project / "addresses.json"
         text = addresses.read_text()
         for fixed, free in ports.items():

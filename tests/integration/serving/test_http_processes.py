@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -273,12 +272,18 @@ def _gone(pid: int) -> bool:
 
 
 def test_processes_stop_when_the_supervisor_is_killed_and_its_files_are_cleaned_later(
-    start_service: Any,
+    start_service: Any, tmp_path: Path
 ) -> None:
-    svc = start_service(SERVICE, env=WORKERS)
+    # A temporary folder of this test's own: any supervisor that starts cleans the stale
+    # metrics folders of the shared one, so another test running at the same time (pytest -n)
+    # could clean this one before the first assert below.
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**WORKERS, "TMPDIR": str(temp)}
+    svc = start_service(SERVICE, env=env)
     wait_for_log(svc, SERVED.pattern, 2)
     pids, _ = pids_until_both(svc)
-    leftover = list(Path(tempfile.gettempdir()).glob(f"mvi-metrics-{svc.proc.pid}-*"))
+    leftover = list(temp.glob(f"mvi-metrics-{svc.proc.pid}-*"))
     assert len(leftover) == 1
     svc.proc.kill()
     svc.proc.wait(5)
@@ -287,7 +292,7 @@ def test_processes_stop_when_the_supervisor_is_killed_and_its_files_are_cleaned_
         assert time.monotonic() < deadline, "HTTP processes outlived their supervisor"
         time.sleep(0.05)
     assert leftover[0].exists()  # a killed supervisor cannot clean up after itself...
-    start_service(SERVICE, env=WORKERS)
+    start_service(SERVICE, env=env)
     assert not leftover[0].exists()  # ...the next one does
 
 
