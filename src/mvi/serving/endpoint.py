@@ -290,7 +290,8 @@ class EntrypointEndpoint:
         tally.started()
         status = self.status_code
         try:
-            await self.ready()
+            if self._loop is not asyncio.get_running_loop():  # ready(), without its await
+                await self.start()
             codec = self.codec
             request = codec.validate(data)
             key = None
