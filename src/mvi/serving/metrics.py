@@ -6,6 +6,10 @@ One process: each service owns a registry of in-memory metrics. Several HTTP pro
 memory-mapped files in a directory private to that run of the service, and ``/~metrics``
 in any process adds up the files of all of them. Counters and histograms of a process
 that died stay counted; its gauges are dropped (``livesum``).
+
+The request path counts in a :class:`CallTally` per entrypoint, folded into these metrics
+once per event-loop turn and before every scrape: a scrape sees every call its own process
+has answered, and the calls of the service's other HTTP processes up to their last loop turn.
 """
 
 from __future__ import annotations
