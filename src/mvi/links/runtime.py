@@ -12,7 +12,8 @@
 7. ``main(to_send, config)`` in main mode, else the service loop: one poll of every
    inbound socket, with a timeout (``SLICE``), no busy loop; a turn that handled
    messages is followed by a pause, so that ``min_wait`` seconds at least pass between the
-   starts of two such turns (``-wt``).
+   starts of two such turns (``-wt``); a replyer then answers one request a turn (its
+   answer lets the requester send the next one at once: it waits for the next turn).
 
 Closing gives each socket ``MVI_LINK_LINGER`` seconds at most to send what is queued.
 """
@@ -273,6 +274,10 @@ class ServiceRuntime:
     def serve(self) -> None:
         """The service loop, until :meth:`stop`."""
         inbound = [c for c in self._in.values() if c.socket is not None]
+        if self.min_wait:
+            for connection in inbound:
+                if connection.answers:  # its sender's next message is the next turn's
+                    connection.batch = 1
         self.state = "ready"
         try:
             if len(inbound) == 1:

@@ -127,6 +127,11 @@ class Inbound(Connection, ABC):
 
     batch = 256
     """Messages handled per loop turn at most, so that other connections get their turn."""
+    answers = False
+    """Whether handling a message answers its sender, who may then send the next one at
+    once (a replyer). With a minimum wait between turns, a turn of such a connection
+    handles one message: else a quick sender's next messages, sent while the turn still
+    runs, would be taken in the same turn, and the wait would space nothing."""
     ask_first = False
     """Check the socket's events before each receive: cheaper than the exception of a
     failed non-blocking receive where one message at a time is the rule (REP)."""
@@ -137,9 +142,12 @@ class Inbound(Connection, ABC):
 
     def on_readable(self) -> None:
         """Handle the messages waiting on the socket (the loop saw it readable)."""
+        self._drain(self.batch)
+
+    def _drain(self, count: int) -> None:
         socket = self.socket
         assert socket is not None
-        for _ in range(self.batch):
+        for _ in range(count):
             if self.ask_first:
                 if not cast(int, socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                     return
@@ -164,7 +172,7 @@ class Inbound(Connection, ABC):
             return False
         self.messages_in += 1
         self.take(frames)
-        self.on_readable()
+        self._drain(self.batch - 1)
         return True
 
 

@@ -27,6 +27,7 @@ class Replyer(Inbound):
 
     batch = 64
     ask_first = True
+    answers = True
 
     def take(self, frames: list[bytes]) -> None:
         """Answer one request."""
