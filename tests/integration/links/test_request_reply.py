@@ -21,12 +21,15 @@ from mvi.links import InvalidMessage, LinkService, LinkTimeout, ReplyError
 from mvi.links.connections import wire
 
 REPLYER = """
+import time
 from decimal import Decimal
 
 CALLS = []
+CALLED = []
 
 def on_order(args, to_send, config):
     CALLS.append(args)
+    CALLED.append(time.monotonic())
     if args["item"] == "boom":
         raise RuntimeError("the handler broke")
     if args["item"] == "bad reply":
@@ -263,36 +266,13 @@ def test_the_minimum_wait_spaces_the_loop_turns(requester: ModuleType, tmp_path:
             assert time.monotonic() - started >= 0.4
 
 
-TIMED_REPLYER = """
-import time
-from decimal import Decimal
-
-CALLED = []
-
-def on_order(args, to_send, config):
-    CALLED.append(time.monotonic())
-    return {"item": args["item"], "total": args["price"] * args["quantity"]}
-
-connection_models = {
-    "in": {
-        "order": {
-            "connection_type": "replyer",
-            "required_creation_arguments": {"connection_function": on_order},
-            "required_arguments": {"item": str, "quantity": int, "price": Decimal},
-            "required_return_arguments": {"item": str, "total": Decimal},
-        }
-    }
-}
-"""
-
-
 def test_with_a_minimum_wait_a_replyer_answers_one_request_a_turn(
     requester: ModuleType, tmp_path: Path
 ) -> None:
     # three requesters at once: without the rule, one turn took the requests waiting
     # behind the first (and a quick requester's next one, sent while the turn still ran)
     url = f"tcp://127.0.0.1:{free_port()}"
-    source = module(tmp_path, "timed", TIMED_REPLYER)
+    source = module(tmp_path, "timed", REPLYER)
     patient = FAST.model_copy(update={"link_request_timeout": 30.0, "link_request_retries": 0})
     addresses = {name: {"requester": url} for name in ("order", "loose", "wants_int")}
     together = threading.Barrier(3)
@@ -306,7 +286,8 @@ def test_with_a_minimum_wait_a_replyer_answers_one_request_a_turn(
     inbound = {"in": {"order": {"replyer": url}}}
     with running(source, inbound, service_loop_min_wait_time=0.2), ThreadPoolExecutor(3) as pool:
         replies = list(pool.map(ask, range(3)))
-    assert replies == [[{"item": f"r{n}", "total": Decimal(2)}] * 2 for n in range(3)]
+    book = {Decimal(1): Decimal(2)}
+    assert replies == [[{"item": f"r{n}", "total": Decimal(2), "book": book}] * 2 for n in range(3)]
     called = source.CALLED
     assert len(called) == 6  # no request was sent again
     gaps = [later - earlier for earlier, later in itertools.pairwise(called)]
