@@ -27,9 +27,15 @@ def mvi_executable() -> str:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any ``MVI_*`` variable, plus ``extra``."""
+    """This process's environment without any ``MVI_*`` variable, plus ``extra``.
+
+    A pytest started in it (``mvi test``) loads no plugin of this test environment
+    (hypothesis, schemathesis, dash, ...): the projects' tests need none, and importing them
+    was two thirds of each run's CPU (17.6 s against 6.6 s wall, idle machine).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MVI_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env.update(extra)
     return env
 

@@ -34,15 +34,23 @@ def mvi(tmp_path: Path) -> MviRunner:
         env: dict[str, str] | None = None,
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [mvi_executable(), *args],
-            cwd=cwd or tmp_path,
-            input=input,
-            env=env or clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        try:
+            return subprocess.run(
+                [mvi_executable(), *args],
+                cwd=cwd or tmp_path,
+                input=input,
+                env=env or clean_env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as stuck:
+            # The output so far comes as bytes, even with text=True.
+            parts = (stuck.stdout, stuck.stderr)
+            output = "".join(
+                p.decode(errors="replace") if isinstance(p, bytes) else p or "" for p in parts
+            )
+            raise AssertionError(f"mvi {' '.join(args)} ran over {timeout}s:\n{output}") from None
 
     return run
 

@@ -15,6 +15,12 @@ from tests.e2e.cli.cli_support import EXAMPLE, clean_env
 if TYPE_CHECKING:
     from tests.e2e.cli.conftest import MviRunner, ServerStarter
 
+# Each `mvi test` starts pytest, which starts the project's service: under the suite's load
+# (pytest -n 3 beside a Ray cluster) one run took two minutes in CI. The child's own limit
+# comes first, so that a run that hangs fails with the child's output.
+MVI_TEST_SECONDS = 240
+pytestmark = pytest.mark.timeout(MVI_TEST_SECONDS + 60)
+
 FAILING_TEST = """\
 def test_that_fails():
     assert 1 == 2
@@ -46,7 +52,7 @@ def test_generated_service_runs_with_python_service_py(
 
 
 def test_generated_project_tests_pass_with_mvi_test(mvi: MviRunner, project: Path) -> None:
-    result = mvi("test", str(project), timeout=180)
+    result = mvi("test", str(project), timeout=MVI_TEST_SECONDS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "8 passed" in result.stdout
     assert not (project / ".mvi").exists()  # the tests keep monitoring data out of the project
@@ -55,7 +61,7 @@ def test_generated_project_tests_pass_with_mvi_test(mvi: MviRunner, project: Pat
 def test_mvi_test_runs_the_project_in_the_current_folder_by_default(
     mvi: MviRunner, project: Path
 ) -> None:
-    result = mvi("test", cwd=project, timeout=180)
+    result = mvi("test", cwd=project, timeout=MVI_TEST_SECONDS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "8 passed" in result.stdout
 
@@ -63,7 +69,9 @@ def test_mvi_test_runs_the_project_in_the_current_folder_by_default(
 def test_mvi_test_passes_the_arguments_after_the_path_to_pytest(
     mvi: MviRunner, project: Path
 ) -> None:
-    result = mvi("test", ".", "--", "-k", "called_as_a_function", cwd=project, timeout=180)
+    result = mvi(
+        "test", ".", "--", "-k", "called_as_a_function", cwd=project, timeout=MVI_TEST_SECONDS
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed, 7 deselected" in result.stdout
 
@@ -72,14 +80,14 @@ def test_example_tests_pass_with_mvi_test(mvi: MviRunner) -> None:
     # No .pytest_cache in the repository's examples/hello: pytest makes it as a temporary
     # folder renamed into place, which a test reading that folder at the same time (pytest -n,
     # tests/unit/cli/test_project_template.py) would find half made.
-    result = mvi("test", str(EXAMPLE), "--", "-p", "no:cacheprovider", timeout=180)
+    result = mvi("test", str(EXAMPLE), "--", "-p", "no:cacheprovider", timeout=MVI_TEST_SECONDS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "8 passed" in result.stdout
 
 
 def test_mvi_test_exits_with_the_status_of_pytest(mvi: MviRunner, project: Path) -> None:
     (project / "tests" / "test_broken.py").write_text(FAILING_TEST)
-    result = mvi("test", str(project), "--", "tests/test_broken.py", timeout=180)
+    result = mvi("test", str(project), "--", "tests/test_broken.py", timeout=MVI_TEST_SECONDS)
     assert result.returncode == 1
     assert "1 failed" in result.stdout
 
