@@ -65,6 +65,7 @@ __all__ = [
     "frame_size",
     "read_frame",
     "send_frame",
+    "whole_small_frame",
 ]
 
 BOOT, CALL, PARAMS, READY, RESULT, ERROR, FAILED = range(7)
@@ -257,6 +258,17 @@ class _Decoder:
 
 
 _NO_BUFFERS = _Decoder([])
+
+
+def whole_small_frame(data: bytes, limit: int) -> bytes | None:
+    """The skeleton of ``data`` if it is exactly one frame without buffers, of at most
+    ``limit`` bytes (what one read of a quiet stream usually holds); else ``None``."""
+    if len(data) < PREFIX_BYTES:
+        return None
+    size, count = _PREFIX.unpack_from(data)
+    if count or size > limit or size + PREFIX_BYTES != len(data):
+        return None
+    return data[PREFIX_BYTES:]
 
 
 def decode_frame(skeleton: bytes | bytearray, buffers: list[bytearray]) -> Any:

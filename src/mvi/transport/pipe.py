@@ -40,6 +40,7 @@ from mvi.transport.framing import (
     encode_frame,
     frame_limit,
     frame_size,
+    whole_small_frame,
 )
 
 __all__ = ["Client", "Server"]
@@ -224,7 +225,21 @@ class _Pipe:
     # -- receiving --------------------------------------------------------------------
     def recv(self) -> Any:
         """The next message (blocking until one arrives); a bytes message as ``bytes``."""
-        skeleton, buffers = self._next(consume=True)
+        with self._recv_lock:
+            if self._frames:
+                skeleton, buffers = self._frames.popleft()
+            else:
+                data = self._read()
+                # The common case, one read that is one whole small frame, needs no
+                # assembler (about a microsecond of a message's ten).
+                if not self._assembler.pending:
+                    small = whole_small_frame(data, self.limit)
+                    if small is not None:
+                        return decode_frame(small, [])
+                self._take(data)
+                while not self._frames:
+                    self._take(self._read())
+                skeleton, buffers = self._frames.popleft()
         if not skeleton and len(buffers) == 1:
             return bytes(buffers[0])
         return decode_frame(skeleton, buffers)
@@ -271,29 +286,33 @@ class _Pipe:
     def _next(self, *, consume: bool) -> tuple[bytes | bytearray, list[bytearray]]:
         with self._recv_lock:
             while not self._frames:
-                self._fill()
+                self._take(self._read())
             return self._frames.popleft() if consume else self._frames[0]
 
-    def _fill(self) -> None:
-        if self.closed:
-            raise PipeClosed(f"the pipe {self.path} is closed")
-        data = os.read(self._reader, _SCRATCH)
-        if data:
-            self._seen_writer = True
-            try:
-                self._frames.extend(self._assembler.feed(data))
-            except FrameError:  # over the limit, or no frame at all: the stream is lost
-                self.close()
-                raise
-            return
-        # No writer: gone, or not come yet (then wait until it writes or leaves).
-        if not self._seen_writer and self._wait_for_peer():
-            return
-        partial = " in the middle of a message" if self._assembler.pending else ""
-        raise PipeClosed(
-            f"the other end of the pipe {self.path} closed{partial} (its process closed "
-            "the pipe, or exited)"
-        )
+    def _read(self) -> bytes:
+        """The next bytes of the stream; ``b""`` only once the other side is there."""
+        while True:
+            if self.closed:
+                raise PipeClosed(f"the pipe {self.path} is closed")
+            data = os.read(self._reader, _SCRATCH)
+            if data:
+                self._seen_writer = True
+                return data
+            # No writer: gone, or not come yet (then wait until it writes or leaves).
+            if self._seen_writer or not self._wait_for_peer():
+                partial = " in the middle of a message" if self._assembler.pending else ""
+                raise PipeClosed(
+                    f"the other end of the pipe {self.path} closed{partial} (its process "
+                    "closed the pipe, or exited)"
+                )
+
+    def _take(self, data: bytes) -> None:
+        """Give ``data`` to the assembler and keep the frames it completes."""
+        try:
+            self._frames.extend(self._assembler.feed(data))
+        except FrameError:  # over the limit, or no frame at all: the stream is lost
+            self.close()
+            raise
 
     def _wait_for_peer(self) -> bool:
         """Wait until the other side writes (True) or is gone (False): its going shows as

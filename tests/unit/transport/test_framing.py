@@ -19,6 +19,7 @@ from mvi.transport.framing import (
     frame_size,
     read_frame,
     send_frame,
+    whole_small_frame,
 )
 
 VALUE = [
@@ -201,3 +202,14 @@ def test_pending_counts_the_bytes_of_an_incomplete_frame() -> None:
     assert assembler.pending == 50_000
     assert len(assembler.feed(data[50_000:])) == 1
     assert assembler.pending == 0
+
+
+def test_a_whole_small_frame_is_recognised_and_anything_else_is_not() -> None:
+    one = joined({"name": "world"})
+    small = whole_small_frame(one, limit=1000)
+    assert small is not None
+    assert decode_frame(small, []) == {"name": "world"}
+    with_array = joined({"x": np.zeros(3)})
+    for data in (one[:-1], one + one, one[:5], with_array, b""):
+        assert whole_small_frame(data, limit=1000) is None
+    assert whole_small_frame(one, limit=len(one) - 13) is None  # over the limit
