@@ -297,12 +297,10 @@ def test_a_change_without_the_csrf_token_or_from_another_origin_is_refused(
     sent = {"origin": manager.url, **headers} if "origin" not in headers else headers
     if "origin" in headers:
         sent["x-csrf-token"] = jar["mvi_csrf"]
-    with httpx.Client(base_url=manager.url, trust_env=False) as client:
+    session = {"mvi_token": jar["mvi_token"]}
+    with httpx.Client(base_url=manager.url, cookies=session, trust_env=False) as client:
         answer = client.post(
-            f"/dashboard/services/{NAME}/1.0.0/action",
-            data={"action": "stop"},
-            headers=sent,
-            cookies={"mvi_token": jar["mvi_token"]},
+            f"/dashboard/services/{NAME}/1.0.0/action", data={"action": "stop"}, headers=sent
         )
     assert answer.status_code == 403, answer.text
     assert reason in answer.json()["detail"]
