@@ -139,6 +139,7 @@ def test_a_slow_reader_is_back_pressured_not_buffered(
 ) -> None:
     size = 64 * 1024
     server.record.finally_ran.clear()
+    server.record.produced = 0  # the server is the module's: other tests streamed before
     with raw(server) as sock:
         sock.sendall(frame([0, 1, "/forever", size]))
         time.sleep(0.5)  # the client reads nothing: the stream must stall
