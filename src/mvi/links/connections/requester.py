@@ -37,11 +37,26 @@ class Requester(Outbound):
         if self.socket is not None:
             self.socket.close(linger=0)
         self.socket = self.make_socket()
-        # a blocking receive, woken every slice to notice a stop: no poll on the fast path
-        self.socket.rcvtimeo = int(SLICE * 1000)
+        # blocking calls, woken every slice to notice a stop: no poll on the fast path
+        self.socket.rcvtimeo = self.socket.sndtimeo = int(SLICE * 1000)
 
-    def _await(self, socket: zmq.Socket[Any], timeout: float) -> list[bytes] | None:
+    def _exchange(self, socket: zmq.Socket[Any], body: bytes, timeout: float) -> list[bytes] | None:
+        """The reply to ``body``, or ``None`` when none came within ``timeout`` seconds.
+
+        Sending waits too: a connection whose handshake was refused (a CURVE key the
+        replyer does not admit) is dropped, and a REQ socket with no connection left
+        blocks its sender.
+        """
         deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.send(body)
+                break
+            except zmq.Again:
+                self.host.check_running()
+                if time.monotonic() >= deadline:
+                    return None
+        self.messages_out += 1
         while True:
             try:
                 return socket.recv_multipart()
@@ -62,10 +77,8 @@ class Requester(Outbound):
                 self._replace()
             socket = self.socket
             assert socket is not None
-            socket.send(body)
-            self.messages_out += 1
             try:
-                frames = self._await(socket, timeout)
+                frames = self._exchange(socket, body, timeout)
             except BaseException:
                 self._replace()  # stopping: the reply will not be read
                 raise
