@@ -44,6 +44,22 @@ def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.
         time.sleep(interval)
 
 
+def settled(read: Callable[[], int], quiet: float = 0.5, timeout: float = 20.0) -> int:
+    """The value of ``read`` once it is above zero and has not changed for ``quiet``
+    seconds (a producer that stalled, however slowly a loaded machine got it there)."""
+    deadline = time.monotonic() + timeout
+    value, since = read(), time.monotonic()
+    while True:
+        time.sleep(quiet / 10)
+        now, latest = time.monotonic(), read()
+        if latest != value:
+            value, since = latest, now
+        elif value > 0 and now - since >= quiet:
+            return value
+        if now > deadline:
+            raise AssertionError(f"still changing or zero after {timeout} s (last: {value})")
+
+
 def wait_until_ready(
     proc: subprocess.Popen[bytes],
     url: str,

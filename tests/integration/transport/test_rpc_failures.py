@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, settled, wait_for
 
 from mvi._exceptions import RemoteError, RpcDisconnected, ServingError
 from mvi.transport.framing import encode_frame, read_frame
@@ -142,10 +142,7 @@ def test_a_slow_reader_is_back_pressured_not_buffered(
     server.record.produced = 0  # the server is the module's: other tests streamed before
     with raw(server) as sock:
         sock.sendall(frame([0, 1, "/forever", size]))
-        time.sleep(0.5)  # the client reads nothing: the stream must stall
-        stalled = server.record.produced
-        time.sleep(0.5)
-        assert server.record.produced - stalled <= 1
+        stalled = settled(lambda: server.record.produced)  # the client reads nothing
         # What is buffered is bounded: socket buffers plus MVI_RPC_WRITE_BUFFER_BYTES.
         assert stalled * size < 64 * 1024 * 1024
         assert client.request("/double", 3) == 6  # other connections are served meanwhile
@@ -165,10 +162,8 @@ def test_pipelined_requests_stop_being_started_while_answers_are_not_read(
     server.record.calls = 0
     with raw(server) as sock:
         sock.sendall(requests)  # a few tens of kB: the kernel takes it all
-        time.sleep(1.0)
-        stalled = server.record.calls
-        time.sleep(0.5)
-        assert server.record.calls == stalled < count  # waiting for the reader
+        stalled = settled(lambda: server.record.calls)
+        assert stalled < count  # waiting for the reader
         got = 0
         while got < count:  # reading lets every request run
             kind, _, answer = read_frame(sock)
