@@ -2,11 +2,14 @@
 real manager process (auth on), with real services deployed through it.
 
 One manager and one logged-in browser page serve the whole module. Each test saves a
-screenshot of the page it drove into docs/screenshots/ (linked from the README).
+screenshot of the page it drove; with ``UPDATE_SCREENSHOTS=1`` it saves them into
+docs/screenshots/ (linked from the README), else a run of the suite leaves the working tree
+as it was.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tarfile
 import time
@@ -87,8 +90,11 @@ def page(manager: Manager, requests_seen: list[str]) -> Iterator[object]:
 
 
 def shot(page: object, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    image = page.screenshot(full_page=True)
+    assert image.startswith(b"\x89PNG")
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / f"{name}.png").write_bytes(image)
 
 
 def login(page: object, password: str = ADMIN_PASSWORD) -> None:
