@@ -226,9 +226,7 @@ class _Pipe:
     def recv(self) -> Any:
         """The next message (blocking until one arrives); a bytes message as ``bytes``."""
         with self._recv_lock:
-            if self._frames:
-                skeleton, buffers = self._frames.popleft()
-            else:
+            if not self._frames:
                 data = self._read()
                 # The common case, one read that is one whole small frame, needs no
                 # assembler (about a microsecond of a message's ten).
@@ -237,9 +235,9 @@ class _Pipe:
                     if small is not None:
                         return decode_frame(small, [])
                 self._take(data)
-                while not self._frames:
-                    self._take(self._read())
-                skeleton, buffers = self._frames.popleft()
+            while not self._frames:
+                self._take(self._read())
+            skeleton, buffers = self._frames.popleft()
         if not skeleton and len(buffers) == 1:
             return bytes(buffers[0])
         return decode_frame(skeleton, buffers)
@@ -290,7 +288,8 @@ class _Pipe:
             return self._frames.popleft() if consume else self._frames[0]
 
     def _read(self) -> bytes:
-        """The next bytes of the stream; ``b""`` only once the other side is there."""
+        """The next bytes of the stream, never empty: waits for a writer that has not come
+        yet; :class:`PipeClosed` once it has gone."""
         while True:
             if self.closed:
                 raise PipeClosed(f"the pipe {self.path} is closed")
